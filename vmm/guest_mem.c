@@ -1,0 +1,109 @@
+/* guest_mem.c - guest RAM layout and the checked accessor (see guest_mem.h). */
+#include "vmm/guest_mem.h"
+#include "vmm/layout.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static void layout_slots(struct guest_mem *mem, uint8_t *base, uint64_t size)
+{
+	uint64_t low = size < LAYOUT_MMIO_HOLE ? size : LAYOUT_MMIO_HOLE;
+
+	mem->base = base;
+	mem->size = size;
+	mem->nslots = 1;
+	mem->slots[0] = (struct guest_mem_slot){.gpa = 0, .size = low, .host = base, .file_off = 0};
+	if (size > low) {
+		mem->nslots = 2;
+		mem->slots[1] = (struct guest_mem_slot){
+		    .gpa = LAYOUT_HIGH_RAM, .size = size - low, .host = base + low, .file_off = low};
+	}
+}
+
+int guest_mem_init(struct guest_mem *mem, uint64_t size)
+{
+	int fd, err;
+	void *base;
+
+	if (size == 0 || size > LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM)
+		return -EINVAL;
+	fd = memfd_create("wisp-guest-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	/* MAP_NORESERVE: pages are allocated on first touch by the guest, not up front. */
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (base == MAP_FAILED)
+		goto fail;
+	layout_slots(mem, base, size);
+	mem->memfd = fd;
+	return 0;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size)
+{
+	layout_slots(mem, buf, size);
+	mem->memfd = -1;
+}
+
+void guest_mem_destroy(struct guest_mem *mem)
+{
+	if (mem->memfd >= 0) {
+		munmap(mem->base, mem->size);
+		close(mem->memfd);
+	}
+	memset(mem, 0, sizeof(*mem));
+	mem->memfd = -1;
+}
+
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nslots; i++) {
+		const struct guest_mem_slot *s = &mem->slots[i];
+
+		/* Written so that no sum can overflow: gpa - s->gpa <= s->size, then len fits. */
+		if (gpa < s->gpa || gpa - s->gpa > s->size)
+			continue;
+		if (len > s->size - (gpa - s->gpa))
+			return NULL;
+		return s->host + (gpa - s->gpa);
+	}
+	return NULL;
+}
+
+bool guest_mem_range_ok(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	return guest_mem_ptr(mem, gpa, len) != NULL;
+}
+
+int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len)
+{
+	void *p = guest_mem_ptr(mem, gpa, len);
+
+	if (!p)
+		return -1;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = guest_mem_ptr(mem, gpa, len);
+
+	if (!p)
+		return -1;
+	memcpy(p, src, len);
+	return 0;
+}
+
+uint64_t guest_mem_low_end(const struct guest_mem *mem)
+{
+	return mem->slots[0].size;
+}

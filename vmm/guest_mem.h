@@ -1,0 +1,54 @@
+/*
+ * guest_mem.h - guest RAM and the one checked accessor for it.
+ *
+ * Guest RAM is one memfd mapped once in wisp (so a snapshot can save or map it back) and exposed to
+ * KVM as up to two slots: [0, low_size) and, when RAM does not fit below the 32-bit MMIO hole,
+ * [4 GiB, 4 GiB + high_size). The memfd offset of a guest-physical address is its position in
+ * that sequence, so the mapping has no hole.
+ *
+ * Contract: nothing outside guest_mem.c computes a host pointer from a guest-physical address.
+ * Every access goes through guest_mem_ptr()/guest_mem_read()/guest_mem_write(), which check
+ * address, length, overflow and that the range lies inside one slot. A failed check is an
+ * ordinary outcome (NULL or -1), never an abort: guests reach these paths.
+ */
+#ifndef WISP_GUEST_MEM_H
+#define WISP_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct guest_mem_slot {
+	uint64_t gpa;	   /* first guest-physical address */
+	uint64_t size;	   /* bytes */
+	uint8_t *host;	   /* host address of gpa */
+	uint64_t file_off; /* offset of gpa in the memfd */
+};
+
+struct guest_mem {
+	int memfd;	/* backing file (memfd), -1 for anonymous test memory */
+	uint8_t *base;	/* whole mapping, size bytes */
+	uint64_t size;	/* total RAM bytes */
+	unsigned nslots;
+	struct guest_mem_slot slots[2];
+};
+
+/* Lays out size bytes of RAM around the MMIO hole, creates the memfd and maps it.
+ * Returns 0, or -errno with nothing left allocated. */
+int guest_mem_init(struct guest_mem *mem, uint64_t size);
+/* Same layout over caller-provided host memory (unit tests, fuzzers); memfd = -1. */
+void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size);
+void guest_mem_destroy(struct guest_mem *mem);
+
+/* Host pointer for [gpa, gpa+len) when it lies wholly inside one RAM slot, else NULL.
+ * len 0 is valid when gpa is inside RAM or at the end of a slot. */
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+/* Copy to/from guest RAM; 0 on success, -1 when the range is not wholly RAM. */
+int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len);
+int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len);
+/* True when [gpa, gpa+len) is wholly inside one slot. */
+bool guest_mem_range_ok(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+/* End of RAM below the MMIO hole (the top of "low" RAM; Linux's initrd goes below it). */
+uint64_t guest_mem_low_end(const struct guest_mem *mem);
+
+#endif

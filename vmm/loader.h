@@ -1,0 +1,73 @@
+/*
+ * loader.h - kernel images and the boot protocols.
+ *
+ * Three image formats are recognised from their bytes, never from the file name:
+ *   - ELF64 x86-64 vmlinux: PT_LOAD segments at p_paddr, 64-bit Linux boot protocol entry at
+ *     e_entry (physical), RSI = boot_params.
+ *   - bzImage: setup header at 0x1f1 ("HdrS"), protected-mode kernel after the setup sectors,
+ *     loaded at pref_address (relocatable, kernel_alignment honoured) or code32_start,
+ *     64-bit entry at load address + 0x200 (needs XLF_KERNEL_64).
+ *   - ELF with a PVH note (XEN_ELFNOTE_PHYS32_ENTRY): 32-bit protected-mode entry with
+ *     EBX = hvm_start_info.
+ * An ELF with a PVH note boots PVH under BOOT_PROTOCOL_AUTO (as Firecracker and QEMU do) and
+ * the 64-bit Linux protocol when BOOT_PROTOCOL_LINUX is asked for.
+ *
+ * Every function works on images in memory so unit tests and fuzzers can feed them bytes;
+ * every guest write goes through guest_mem_*(). Errors: -1 with a one-line message in err that
+ * names the problem ("ELF segment 2 ends past guest RAM"), nothing written outside RAM.
+ */
+#ifndef WISP_LOADER_H
+#define WISP_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <asm/bootparam.h>
+
+#include "vmm/config.h"
+#include "vmm/guest_mem.h"
+
+/* How the boot vCPU enters the guest. */
+enum boot_entry_mode {
+	BOOT_ENTRY_LINUX64, /* long mode, paging on, RSI = LAYOUT_ZERO_PAGE */
+	BOOT_ENTRY_PVH32,   /* protected mode, paging off, EBX = LAYOUT_PVH_INFO */
+};
+
+enum kernel_format { KERNEL_FORMAT_ELF, KERNEL_FORMAT_BZIMAGE };
+
+struct kernel_info {
+	enum kernel_format format;
+	enum boot_entry_mode mode;
+	uint64_t entry;	       /* guest-physical entry point */
+	uint64_t load_start;   /* lowest byte written */
+	uint64_t load_end;     /* one past the highest byte written (incl. bss/init_size) */
+	bool has_setup_header; /* bzImage: setup_header below, copied into boot_params */
+	struct setup_header setup_header;
+	uint32_t cmdline_max; /* longest command line accepted, in bytes without the NUL */
+	uint64_t initrd_addr_max; /* highest address an initrd byte may occupy */
+};
+
+/* Identifies and loads a kernel image into guest RAM. */
+int loader_load_kernel(const struct guest_mem *mem, const uint8_t *image, size_t len,
+		       enum boot_protocol protocol, struct kernel_info *info, char *err,
+		       size_t errlen);
+
+/* Places an initrd of len bytes: page-aligned, as high as possible in low RAM, below
+ * info->initrd_addr_max and above the kernel. Copies it. 0 with *gpa set, or -1 with err. */
+int loader_load_initrd(const struct guest_mem *mem, const struct kernel_info *info,
+		       const uint8_t *initrd, size_t len, uint64_t *gpa, char *err, size_t errlen);
+
+/* Boot information for the protocol in info->mode: the zero page with setup header, E820 map,
+ * command line and initrd fields (BOOT_ENTRY_LINUX64), or hvm_start_info with memmap, command
+ * line and module list (BOOT_ENTRY_PVH32). cmdline is the whole line (NUL-terminated);
+ * initrd_len 0 for none. */
+int loader_write_boot_info(const struct guest_mem *mem, const struct kernel_info *info,
+			   const char *cmdline, uint64_t initrd_gpa, uint64_t initrd_len,
+			   char *err, size_t errlen);
+
+/* The E820 map wisp gives a guest of this RAM layout (also used for PVH's memmap).
+ * Returns the number of entries written (at most max). */
+unsigned loader_e820_map(const struct guest_mem *mem, struct boot_e820_entry *map, unsigned max);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * log.h - messages on stderr (or the --log-path / PUT /logger file).
+ *
+ * stdout belongs to the guest's serial console: wisp itself never prints there.
+ * log_error() is for the one clear message before exit code 1; it names the object
+ * ("kernel vmlinux: not an ELF, bzImage or PVH image").
+ */
+#ifndef WISP_LOG_H
+#define WISP_LOG_H
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_set_level(enum log_level level);
+/* Redirects messages to path (appended). 0, or -errno. */
+int log_set_path(const char *path);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * vmm.h - the wisp process: configuration, event loop, and the VM once started.
+ *
+ * The API thread never calls these directly: it queues a typed request with
+ * evloop_call_sync() and the request runs on the event-loop thread, which is the only thread
+ * that reads or writes struct vmm after startup.
+ */
+#ifndef WISP_VMM_H
+#define WISP_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vmm/config.h"
+
+struct evloop;
+struct vm;
+
+enum vmm_state { VMM_NOT_STARTED, VMM_RUNNING, VMM_PAUSED };
+
+#define VMM_ID_MAX 64
+
+struct vmm {
+	char id[VMM_ID_MAX + 1]; /* --id, "anonymous-instance" by default (as Firecracker) */
+	struct vm_config config; /* what PUT requests and --config-file filled in */
+	struct evloop *loop;
+	struct vm *vm; /* NULL before InstanceStart */
+	enum vmm_state state;
+	bool seccomp; /* install per-thread filters (default on) */
+};
+
+/* Builds and boots the VM from vmm->config; VMM_NOT_STARTED -> VMM_RUNNING. 0, or -1 with a
+ * one-line reason in err (nothing left half-built). */
+int vmm_start(struct vmm *vmm, char *err, size_t errlen);
+/* VMM_RUNNING <-> VMM_PAUSED. */
+int vmm_pause(struct vmm *vmm, char *err, size_t errlen);
+int vmm_resume(struct vmm *vmm, char *err, size_t errlen);
+/* Presses Ctrl+Alt+Del on the i8042 keyboard (the guest decides what to do). */
+int vmm_send_ctrl_alt_del(struct vmm *vmm, char *err, size_t errlen);
+/* After boot: swap a drive's backing file (path may be NULL) and/or its rate limiter (NULL
+ * keeps it). */
+int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
+		     const struct rate_limiter_config *limiter, char *err, size_t errlen);
+/* After boot: replace a NIC's rate limiters (NULL keeps one). */
+int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limiter_config *rx,
+		   const struct rate_limiter_config *tx, char *err, size_t errlen);
+
+#endif
