@@ -66,6 +66,11 @@ int vm_irq_line(struct vm *vm, unsigned irq, bool level);
 int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
 /* ioeventfd: a guest write of len bytes at MMIO addr signals fd instead of exiting. */
 int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, unsigned len, bool assign);
+/* Same, but fd is signalled only when the written value equals datamatch
+ * (KVM_IOEVENTFD_FLAG_DATAMATCH): virtio-mmio has one QueueNotify register for all queues and
+ * gives each queue its own eventfd by matching the queue index. 0, or < 0 on failure. */
+int vm_ioeventfd_datamatch(struct vm *vm, int fd, uint64_t addr, unsigned len,
+			   uint64_t datamatch, bool assign);
 
 /* Stops the VM: records code (first caller wins), kicks every vCPU out of KVM_RUN and stops the
  * event loop. Safe from any thread, including vCPU threads (guest reset/shutdown). */
