@@ -1,0 +1,41 @@
+/*
+ * cmdline.c - "key=value" lookup in the kernel command line (boot.cmdline, read in place).
+ * Words are separated by spaces; no quoting. The first match wins.
+ */
+#include "guest.h"
+
+const char *cmdline_get(const char *key, size_t *len)
+{
+	const char *s = boot.cmdline, *end = boot.cmdline + boot.cmdline_len;
+	size_t klen = strnlen(key, 64);
+
+	while (s < end) {
+		const char *word = s;
+
+		while (s < end && *s != ' ')
+			s++;
+		if ((size_t)(s - word) > klen && word[klen] == '=' && memcmp(word, key, klen) == 0) {
+			*len = s - word - klen - 1;
+			return word + klen + 1;
+		}
+		while (s < end && *s == ' ')
+			s++;
+	}
+	return NULL;
+}
+
+/* Numeric parameter; def if absent. A malformed value fails the test: silently using the
+ * default would make a host-side typo look like a pass. */
+u64 cmdline_get_u64(const char *key, u64 def)
+{
+	const char *v;
+	size_t len;
+	u64 n;
+
+	v = cmdline_get(key, &len);
+	if (!v)
+		return def;
+	if (!parse_u64(v, len, &n))
+		test_fail("bad number in %s=%.*s", key, (int)len, v);
+	return n;
+}

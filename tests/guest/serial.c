@@ -1,0 +1,84 @@
+/*
+ * serial.c - COM1 (16550 at 0x3f8), polled, CPL0 only.
+ *
+ * Output goes out in FIFO-sized chunks: wait for THRE (transmit FIFO empty), then one
+ * `rep outsb` of up to 16 bytes. On a VMM whose THR is always empty that is two port exits
+ * per 16 bytes; on a real 16550 nothing is lost. The THRE wait is bounded: if the UART never
+ * reports empty we write anyway rather than hang.
+ * Input polls LSR.DR and reads RBR one byte at a time; the VMM keeps its own buffer, so a
+ * guest that keeps reading loses nothing.
+ */
+#include "guest.h"
+
+#define COM1     0x3f8
+#define UART_RBR 0 /* receive buffer (read) */
+#define UART_THR 0 /* transmit holding (write) */
+#define UART_IER 1
+#define UART_FCR 2
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
+#define UART_DLL 0 /* with LCR.DLAB */
+#define UART_DLM 1
+
+#define LSR_DR   0x01
+#define LSR_THRE 0x20
+
+#define UART_FIFO_SIZE  16
+#define THRE_MAX_POLLS  100000 /* each poll is a port exit: ~10 us on PVM, ~1 s total */
+
+/* 115200 8N1, FIFOs on and cleared, no interrupts. */
+void serial_init(void)
+{
+	outb(COM1 + UART_IER, 0x00);
+	outb(COM1 + UART_LCR, 0x80);
+	outb(COM1 + UART_DLL, 0x01);
+	outb(COM1 + UART_DLM, 0x00);
+	outb(COM1 + UART_LCR, 0x03);
+	outb(COM1 + UART_FCR, 0x07);
+	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS; OUT2 off: no IRQ */
+}
+
+static void serial_wait_thre(void)
+{
+	u32 polls;
+
+	for (polls = 0; polls < THRE_MAX_POLLS; polls++)
+		if (inb(COM1 + UART_LSR) & LSR_THRE)
+			return;
+}
+
+void serial_write(const char *s, size_t len)
+{
+	while (len) {
+		size_t n = len < UART_FIFO_SIZE ? len : UART_FIFO_SIZE;
+		size_t count = n;
+
+		serial_wait_thre();
+		asm volatile("rep outsb" : "+S"(s), "+c"(count) : "d"((u16)(COM1 + UART_THR))
+			     : "memory");
+		len -= n;
+	}
+}
+
+int serial_read(u64 max_polls)
+{
+	u64 polls;
+
+	for (polls = 0; max_polls == 0 || polls < max_polls; polls++)
+		if (inb(COM1 + UART_LSR) & LSR_DR)
+			return inb(COM1 + UART_RBR);
+	return -1;
+}
+
+void gprintf(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = vformat(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	serial_write(buf, n);
+}

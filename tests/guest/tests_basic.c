@@ -1,0 +1,108 @@
+/*
+ * tests_basic.c - serial, memmap, cmdline, reset, shutdown and echo (all at CPL0).
+ * Output lines are documented in README.md; bats tests match them exactly.
+ */
+#include "guest.h"
+
+/* serial: two short lines, one 4 KiB line, a closing line. */
+static __noreturn void test_serial(void)
+{
+	static const char chunk[] = "0123456789abcdef";
+	int i;
+
+	gprintf("SERIAL hello from the wisp test guest\n");
+	gprintf("SERIAL 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz\n");
+	serial_write("SERIAL long ", 12);
+	for (i = 0; i < 4096 / 16; i++)
+		serial_write(chunk, 16);
+	serial_write("\n", 1);
+	gprintf("SERIAL end\n");
+	test_pass();
+}
+GUEST_TEST("serial", test_serial);
+
+/* memmap: usable RAM from E820 (linux64) or the hvm memmap (pvh). */
+static __noreturn void test_memmap(void)
+{
+	static struct mem_range map[128];
+	const char *why = NULL;
+	u64 total = 0;
+	int i, n;
+
+	n = bootinfo_memmap(map, ARRAY_SIZE(map), &why);
+	if (n < 0)
+		test_fail("%s", why);
+	for (i = 0; i < n; i++) {
+		gprintf("MEMMAP addr=%#lx size=%#lx type=%u\n", map[i].addr, map[i].size,
+			map[i].type);
+		if (map[i].type == 1)
+			total += map[i].size;
+	}
+	gprintf("MEM total_kib=%lu\n", total / 1024);
+	if (total == 0)
+		test_fail("no usable RAM in the memory map");
+	test_pass();
+}
+GUEST_TEST("memmap", test_memmap);
+
+static __noreturn void test_cmdline(void)
+{
+	serial_write("CMDLINE ", 8);
+	serial_write(boot.cmdline, boot.cmdline_len);
+	serial_write("\n", 1);
+	test_pass();
+}
+GUEST_TEST("cmdline", test_cmdline);
+
+static __noreturn void test_reset(void)
+{
+	test_pass(); /* test_pass() ends with the i8042 reset */
+}
+GUEST_TEST("reset", test_reset);
+
+/* shutdown: PASS means "about to triple-fault"; the host checks the VMM saw a shutdown. */
+static __noreturn void test_shutdown(void)
+{
+	gprintf("TEST shutdown PASS\n");
+	cpu_triple_fault();
+}
+GUEST_TEST("shutdown", test_shutdown);
+
+/*
+ * echo: interactive. Reads lines (ended by \n or \r; \r\n counts once) and answers
+ * "echo: <line>". A line longer than the buffer is echoed in pieces. "reset" stops the VM.
+ * Waits for input forever: this is the only unbounded wait in the guest.
+ */
+static __noreturn void test_echo(void)
+{
+	static char line[4096];
+	size_t len = 0;
+	int c, prev = 0;
+	bool piece;
+
+	gprintf("echo> ");
+	for (;;) {
+		c = serial_read(0);
+		if (c == '\n' && prev == '\r') {
+			prev = c;
+			continue;
+		}
+		prev = c;
+		piece = false;
+		if (c != '\n' && c != '\r') {
+			line[len++] = c;
+			if (len < sizeof(line))
+				continue;
+			piece = true;
+		}
+		serial_write("echo: ", 6);
+		serial_write(line, len);
+		serial_write("\n", 1);
+		if (str_eq(line, len, "reset"))
+			test_pass();
+		len = 0;
+		if (!piece)
+			gprintf("echo> ");
+	}
+}
+GUEST_TEST("echo", test_echo);

@@ -1,0 +1,120 @@
+/*
+ * tests_cpu.c - exception, counter and userloop: the tests that use CPL3.
+ */
+#include "guest.h"
+
+static long user_get_cpl(u64 unused)
+{
+	u16 cs;
+
+	(void)unused;
+	asm volatile("mov %%cs, %0" : "=r"(cs));
+	return cs & 3;
+}
+
+static long user_call(u64 fn)
+{
+	((void (*)(void))fn)();
+	return 0;
+}
+
+/* exception: #UD, #DE and #GP at CPL0 and at CPL3 must each reach their handler once. */
+static __noreturn void test_exception(void)
+{
+	static const struct {
+		const char *name;
+		int vector;
+		void (*fn)(void);
+	} cases[] = {{"#UD", 6, fault_ud}, {"#DE", 0, fault_de}, {"#GP", 13, fault_gp}};
+	unsigned i;
+	int cpl;
+	long r;
+
+	r = cpl3_run(user_get_cpl, 0);
+	if (r != 3)
+		test_fail("code run by cpl3_run() is at CPL%ld", r);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		for (cpl = 0; cpl <= 3; cpl += 3) {
+			trap_expect_hits = 0;
+			trap_expect_cpl = -1;
+			trap_expect_vector = cases[i].vector;
+			if (cpl == 0)
+				cases[i].fn();
+			else
+				cpl3_run(user_call, (u64)cases[i].fn);
+			trap_expect_vector = -1;
+			if (trap_expect_hits != 1 || trap_expect_cpl != cpl)
+				test_fail("%s at CPL%d: handler ran %d times (last at CPL%d)",
+					  cases[i].name, cpl, trap_expect_hits, trap_expect_cpl);
+			gprintf("EXCEPTION %s cpl=%d ok\n", cases[i].name, cpl);
+		}
+	}
+	test_pass();
+}
+GUEST_TEST("exception", test_exception);
+
+struct counter_args {
+	u64 interval_ticks;
+	u64 count; /* lines to print; 0 = forever */
+};
+
+/*
+ * CPL3: prints "COUNTER n" every interval. After a pause (VM paused, snapshot) the schedule
+ * restarts from now instead of printing a burst of catch-up lines.
+ */
+static long user_counter(u64 arg)
+{
+	const struct counter_args *a = (const void *)arg;
+	u64 n, next = rdtsc();
+
+	for (n = 0; a->count == 0 || n < a->count; n++) {
+		uprintf("COUNTER %lu\n", n);
+		next += a->interval_ticks;
+		if ((s64)(rdtsc() - next) > (s64)a->interval_ticks)
+			next = rdtsc();
+		while ((s64)(rdtsc() - next) < 0)
+			cpu_relax();
+	}
+	return 0;
+}
+
+/* counter: wisp.arg = interval in ms (default 10), wisp.count = lines (default 0: forever). */
+static __noreturn void test_counter(void)
+{
+	static struct counter_args args;
+	const char *src;
+	u64 khz = tsc_khz(&src);
+	u64 ms = cmdline_get_u64("wisp.arg", 10);
+
+	args.interval_ticks = ms * khz;
+	args.count = cmdline_get_u64("wisp.count", 0);
+	gprintf("TSC khz=%lu source=%s\n", khz, src);
+	cpl3_run(user_counter, (u64)&args);
+	test_pass();
+}
+GUEST_TEST("counter", test_counter);
+
+static long user_loop(u64 iterations)
+{
+	u64 i, start, end;
+
+	start = rdtsc();
+	for (i = 0; i < iterations; i++)
+		asm volatile("" : "+r"(i)); /* keep the loop */
+	end = rdtsc();
+	uprintf("USERLOOP iters=%lu tsc_delta=%lu\n", iterations, end - start);
+	return 0;
+}
+
+/* userloop: wisp.arg = iterations (default 10000000). */
+static __noreturn void test_userloop(void)
+{
+	const char *src;
+	u64 khz = tsc_khz(&src);
+	u64 iterations = cmdline_get_u64("wisp.arg", 10000000);
+
+	gprintf("TSC khz=%lu source=%s\n", khz, src);
+	cpl3_run(user_loop, iterations);
+	test_pass();
+}
+GUEST_TEST("userloop", test_userloop);
