@@ -100,6 +100,16 @@ void trap_dispatch(struct trap_frame *f)
 		syscall_handle(f);
 		return;
 	}
+	/*
+	 * PVM hosts deliver `int $0x80` at CPL3 as #UD instead of through the DPL3 gate. The
+	 * bytes at RIP tell: treat it as the syscall it is (still one trap per syscall).
+	 */
+	if (f->vector == 6 && cpl == 3 && f->rip < 0xc0000000 - 2 &&
+	    ((const u8 *)f->rip)[0] == 0xcd && ((const u8 *)f->rip)[1] == SYSCALL_VECTOR) {
+		f->rip += 2;
+		syscall_handle(f);
+		return;
+	}
 	if ((int)f->vector == trap_expect_vector) {
 		/* Expected fault at the first instruction of a called function: emulate its ret. */
 		trap_expect_hits++;

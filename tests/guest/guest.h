@@ -27,6 +27,7 @@
 
 #define GUEST_LINK_ADDR     0x100000
 #define GUEST_AP_TRAMPOLINE 0x3000 /* 4 KiB aligned, below 1 MiB: SIPI vector 0x03 */
+#define LAYOUT_LAPIC_DEFAULT 0xfee00000ULL /* xAPIC MMIO, unless the MP table says otherwise */
 
 /* Boot protocol flag passed from the entry stubs to guest_main(). */
 #define BOOT_LINUX64 1
@@ -66,6 +67,14 @@ typedef int64_t s64;
 #define __aligned(n)  __attribute__((aligned(n)))
 /* Large buffers and stacks live in .noinit: not zeroed at boot (zeroing costs time at CPL0). */
 #define __noinit      __attribute__((section(".noinit")))
+
+/* A pointer to a fixed physical address (identity map). The empty asm hides the constant
+ * from gcc, which otherwise warns about dereferencing addresses in its "null page". */
+static inline void *phys(u64 addr)
+{
+	asm("" : "+r"(addr));
+	return (void *)addr;
+}
 
 /* ---- port and MMIO access (CPL0 only for ports) ---- */
 static inline void outb(u16 port, u8 v)
@@ -202,6 +211,10 @@ u64 tsc_khz(const char **src);
 /* TSC value ms milliseconds from now. */
 u64 tsc_deadline_ms(u64 ms);
 void tsc_delay_us(u64 us);
+
+/* ---- chain.c ---- */
+/* Re-enters the image through startup_64 with a boot_params built from the PVH info. */
+__noreturn void chain_linux64(void);
 
 /* ---- main.c: test reporting ---- */
 extern const char *test_name;

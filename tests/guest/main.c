@@ -68,6 +68,10 @@ __noreturn void guest_main(int protocol, u64 info)
 		test_fail("%s (at %#lx)", why, info);
 	}
 	print_banner();
+	/* QEMU-only self-test of the linux64 entry: see chain.c. */
+	name = cmdline_get("wisp.chain", &len);
+	if (protocol == BOOT_PVH && name && str_eq(name, len, "linux64"))
+		chain_linux64();
 
 	name = cmdline_get("wisp.test", &len);
 	if (!name)
