@@ -1,10 +1,11 @@
 /*
  * serial.c - COM1 (16550 at 0x3f8), polled, CPL0 only.
  *
- * Output goes out in FIFO-sized chunks: wait for THRE (transmit FIFO empty), then one
- * `rep outsb` of up to 16 bytes. On a VMM whose THR is always empty that is two port exits
- * per 16 bytes; on a real 16550 nothing is lost. The THRE wait is bounded: if the UART never
- * reports empty we write anyway rather than hang.
+ * Output goes out in 16-byte chunks: wait for THRE, then one `rep outsb` of up to 16 bytes:
+ * two port exits per 16 bytes. That assumes a UART that takes 16 bytes once THRE is set: a
+ * 16550 with its FIFO on, or any virtual UART that drains THR at once (wisp, QEMU,
+ * Firecracker). The THRE wait is bounded: if the UART never reports empty we write anyway
+ * rather than hang.
  * Input polls LSR.DR and reads RBR one byte at a time; the VMM keeps its own buffer, so a
  * guest that keeps reading loses nothing.
  */
@@ -14,7 +15,6 @@
 #define UART_RBR 0 /* receive buffer (read) */
 #define UART_THR 0 /* transmit holding (write) */
 #define UART_IER 1
-#define UART_FCR 2
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
@@ -27,7 +27,11 @@
 #define UART_FIFO_SIZE  16
 #define THRE_MAX_POLLS  100000 /* each poll is a port exit: ~10 us on PVM, ~1 s total */
 
-/* 115200 8N1, FIFOs on and cleared, no interrupts. */
+/*
+ * 115200 8N1, no interrupts. FCR is left alone on purpose: changing the FIFO enable bit
+ * flushes the receive side (QEMU does that too), which would drop input the host sent
+ * before the guest booted.
+ */
 void serial_init(void)
 {
 	outb(COM1 + UART_IER, 0x00);
@@ -35,7 +39,6 @@ void serial_init(void)
 	outb(COM1 + UART_DLL, 0x01);
 	outb(COM1 + UART_DLM, 0x00);
 	outb(COM1 + UART_LCR, 0x03);
-	outb(COM1 + UART_FCR, 0x07);
 	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS; OUT2 off: no IRQ */
 }
 
