@@ -1,0 +1,481 @@
+/*
+ * seccomp.c - the allowlist of each thread role and its installation (see seccomp.h).
+ *
+ * Reading a table: ALLOW(sc) allows a syscall with any arguments; ALLOW_IF(sc, cond...) only
+ * when every condition on its arguments holds (several entries for one syscall are ORed);
+ * IOCTL(req) allows one ioctl request number; FCNTL(cmd) one fcntl command; ERRNO(sc, e) makes
+ * a syscall fail with errno e instead of trapping. The last field of every entry says which
+ * code needs the syscall. Anything not listed traps (SIGSYS -> message -> exit 148).
+ *
+ * The tables describe what each thread does after its filter is on, not during setup: KVM_CREATE_*,
+ * KVM_SET_USER_MEMORY_REGION, io_uring_setup, socket/bind/listen, thread creation with
+ * clone3 and so on happen before and are absent on purpose.
+ */
+#include "vmm/seccomp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS (linux/signal.h, not in glibc's) */
+#endif
+
+/* One allowlist entry. */
+struct seccomp_entry {
+	int nr;                     /* SCMP_SYS(name) */
+	const char *name;           /* for messages and tests */
+	unsigned n_cmp;             /* 0..2 argument conditions, ANDed */
+	bool self_pid;              /* arg 0 must be our own pid (filled in at install time) */
+	int errno_ret;              /* 0: allow; else fail with this errno */
+	struct scmp_arg_cmp cmp[2]; /* the conditions */
+	const char *why;            /* who needs it */
+};
+
+#define ALLOW(sc, who)                                                                             \
+	{                                                                                          \
+		.nr = SCMP_SYS(sc), .name = #sc, .why = who                                        \
+	}
+#define ALLOW_IF(sc, c0, who)                                                                      \
+	{                                                                                          \
+		.nr = SCMP_SYS(sc), .name = #sc, .n_cmp = 1, .cmp = {c0}, .why = who               \
+	}
+#define ALLOW_IF2(sc, c0, c1, who)                                                                 \
+	{                                                                                          \
+		.nr = SCMP_SYS(sc), .name = #sc, .n_cmp = 2, .cmp = {c0, c1}, .why = who           \
+	}
+#define ERRNO(sc, e, who)                                                                          \
+	{                                                                                          \
+		.nr = SCMP_SYS(sc), .name = #sc, .errno_ret = (e), .why = who                      \
+	}
+#define ARG_EQ(i, v)                                                                               \
+	{                                                                                          \
+		.arg = (i), .op = SCMP_CMP_EQ, .datum_a = (v)                                      \
+	}
+#define ARG_MASKED(i, mask, v)                                                                     \
+	{                                                                                          \
+		.arg = (i), .op = SCMP_CMP_MASKED_EQ, .datum_a = (mask), .datum_b = (v)            \
+	}
+#define ARG_BITS_CLEAR(i, bits) ARG_MASKED(i, bits, 0)
+#define ARG_BITS_SET(i, bits)   ARG_MASKED(i, bits, bits)
+/* The kernel reads an ioctl request as 32 bits: compare exactly those. */
+#define IOCTL(req, who) ALLOW_IF(ioctl, ARG_MASKED(1, 0xffffffffu, (req)), #req ": " who)
+#define FCNTL(cmd, who) ALLOW_IF(fcntl, ARG_EQ(1, (cmd)), #cmd ": " who)
+#define TGKILL_SELF(who)                                                                           \
+	{                                                                                          \
+		.nr = SCMP_SYS(tgkill), .name = "tgkill", .self_pid = true, .why = who             \
+	}
+
+/* Every thread, whatever its role. */
+static const struct seccomp_entry seccomp_common[] = {
+    ALLOW(write, "log messages (one write per line, log.c), the SIGSYS report"),
+    ALLOW(futex, "pthread mutexes and condition variables (evloop_call_sync, pause)"),
+    ALLOW(brk, "malloc growing the main heap"),
+    ALLOW_IF(mmap, ARG_BITS_CLEAR(2, PROT_EXEC),
+             "malloc arenas and large blocks; never executable"),
+    ALLOW_IF(mprotect, ARG_BITS_CLEAR(2, PROT_EXEC),
+             "malloc growing a thread arena; never executable"),
+    ALLOW(munmap, "free() of large blocks, arena trimming"),
+    ALLOW(mremap, "realloc() of large blocks"),
+    ALLOW(madvise, "malloc trimming (MADV_DONTNEED), thread stacks at thread exit"),
+    ALLOW(rt_sigprocmask, "pthread_sigmask around waits and at thread exit"),
+    ALLOW(rt_sigreturn, "return from a signal handler (vCPU kick, SIGSYS never returns)"),
+    ALLOW(restart_syscall, "a sleep or wait restarted after a signal"),
+    ALLOW(clock_gettime, "timestamps and timeouts when the vDSO falls back to the syscall"),
+    ALLOW(clock_nanosleep, "short sleeps (nanosleep() in glibc)"),
+    ALLOW(nanosleep, "short sleeps (older libc)"),
+    ALLOW(sched_yield, "spin-wait back-off"),
+    ALLOW(gettid, "log and metrics thread identification"),
+    ALLOW(exit, "a thread returning from its start function"),
+    ALLOW(exit_group, "process exit, including _exit(148) from the SIGSYS handler"),
+};
+
+/* vCPU threads: KVM_RUN and the register accesses of exits, pause and snapshot. */
+static const struct seccomp_entry seccomp_vcpu[] = {
+    IOCTL(KVM_RUN, "the vCPU loop"),
+    IOCTL(KVM_GET_REGS, "snapshot save; exit diagnostics (RIP)"),
+    IOCTL(KVM_SET_REGS, "snapshot restore"),
+    IOCTL(KVM_GET_SREGS, "snapshot save; exit diagnostics"),
+    IOCTL(KVM_SET_SREGS, "snapshot restore"),
+    IOCTL(KVM_GET_MSRS, "snapshot save (every MSR KVM lists, PVM's own included)"),
+    IOCTL(KVM_SET_MSRS, "snapshot restore"),
+    IOCTL(KVM_GET_FPU, "snapshot save"),
+    IOCTL(KVM_SET_FPU, "snapshot restore"),
+    IOCTL(KVM_GET_XSAVE, "snapshot save"),
+    IOCTL(KVM_GET_XSAVE2, "snapshot save on hosts with large xsave areas"),
+    IOCTL(KVM_SET_XSAVE, "snapshot restore"),
+    IOCTL(KVM_GET_XCRS, "snapshot save"),
+    IOCTL(KVM_SET_XCRS, "snapshot restore"),
+    IOCTL(KVM_GET_LAPIC, "snapshot save"),
+    IOCTL(KVM_SET_LAPIC, "snapshot restore"),
+    IOCTL(KVM_GET_VCPU_EVENTS, "snapshot save"),
+    IOCTL(KVM_SET_VCPU_EVENTS, "snapshot restore"),
+    IOCTL(KVM_GET_MP_STATE, "snapshot save"),
+    IOCTL(KVM_SET_MP_STATE, "snapshot restore"),
+    IOCTL(KVM_GET_DEBUGREGS, "snapshot save"),
+    IOCTL(KVM_SET_DEBUGREGS, "snapshot restore"),
+    IOCTL(KVM_GET_TSC_KHZ, "snapshot save (the TSC frequency travels with the snapshot)"),
+    IOCTL(KVM_KVMCLOCK_CTRL, "pause: tell the guest its clock stopped (no soft lockups)"),
+    IOCTL(KVM_IRQ_LINE, "legacy devices (serial, i8042) raising their line on a register write"),
+};
+
+/* The event-loop thread: devices' real work, timers, API requests, snapshots. */
+static const struct seccomp_entry seccomp_vmm[] = {
+    ALLOW(epoll_wait, "the event loop"),
+    ALLOW(epoll_pwait, "the event loop (libc variants)"),
+    ALLOW(epoll_ctl, "evloop_add/modify/del after boot (device activation, rate limiters)"),
+    ALLOW(read, "stdin, signalfd, eventfds, timerfds, tap rx, sync block engine"),
+    ALLOW(readv, "tap rx into guest buffers"),
+    ALLOW(writev, "tap tx from guest buffers"),
+    ALLOW(pread64, "sync block engine reads"),
+    ALLOW(pwrite64, "sync block engine writes"),
+    ALLOW(preadv, "sync block engine scattered reads"),
+    ALLOW(pwritev, "sync block engine scattered writes"),
+    ALLOW(fsync, "block flush (VIRTIO_BLK_T_FLUSH), snapshot files"),
+    ALLOW(fdatasync, "block flush"),
+    ALLOW(lseek, "block device size of a swapped backing file (PATCH /drives)"),
+    ALLOW(fstat, "size of a swapped backing file, snapshot files"),
+    ALLOW(newfstatat, "fstat() in current glibc"),
+    ALLOW(openat, "PATCH /drives backing file, snapshot and log files; bounded by the jail"),
+    ALLOW(close, "closing replaced backing files, fds of reset devices"),
+    ALLOW(ftruncate, "snapshot memory file size"),
+    ALLOW(msync, "snapshot memory file backed by a shared mapping"),
+    ALLOW(io_uring_enter, "io_uring block engine submissions and completions"),
+    ALLOW(eventfd2, "irqfds/ioeventfds of a queue activated by the guest driver"),
+    ALLOW(timerfd_create, "a rate limiter added by PATCH after boot"),
+    ALLOW(timerfd_settime, "rate-limiter refill timers"),
+    ALLOW(getpid, "pthread_kill() asks for the tgid before tgkill"),
+    TGKILL_SELF("kicking a vCPU thread out of KVM_RUN (pause, stop); own process only"),
+    ALLOW_IF(clone, ARG_BITS_SET(0, CLONE_THREAD), "threads only, never a new process"),
+    ERRNO(clone3, ENOSYS, "glibc falls back to clone(), whose flags the filter can see"),
+    FCNTL(F_GETFL, "reading O_NONBLOCK of tap and stdin"),
+    FCNTL(F_SETFL, "setting O_NONBLOCK on tap and stdin"),
+    FCNTL(F_GETFD, "close-on-exec of new files"),
+    FCNTL(F_SETFD, "close-on-exec of new files"),
+    IOCTL(KVM_IRQ_LINE, "level-triggered device interrupts from the event loop"),
+    IOCTL(KVM_IRQFD, "wiring a virtqueue's interrupt eventfd when the driver activates it"),
+    IOCTL(KVM_IOEVENTFD, "wiring a virtqueue's notify eventfd when the driver activates it"),
+    IOCTL(KVM_GET_CLOCK, "snapshot save, pause"),
+    IOCTL(KVM_SET_CLOCK, "snapshot restore, resume"),
+    IOCTL(KVM_GET_IRQCHIP, "snapshot save (PIC, IOAPIC)"),
+    IOCTL(KVM_SET_IRQCHIP, "snapshot restore"),
+    IOCTL(KVM_GET_PIT2, "snapshot save"),
+    IOCTL(KVM_SET_PIT2, "snapshot restore"),
+    IOCTL(TUNSETOFFLOAD, "virtio-net offloads negotiated by the guest driver"),
+    IOCTL(TUNSETVNETHDRSZ, "virtio-net header size after feature negotiation"),
+    IOCTL(TCGETS, "serial console: terminal state"),
+    IOCTL(TCSETS, "serial console: raw mode on, and restored at exit"),
+    IOCTL(TIOCGWINSZ, "serial console: terminal size"),
+    IOCTL(FIONBIO, "non-blocking stdin"),
+};
+
+/* The API thread: HTTP over the accepted Unix connections; no KVM, no files, no sockets. */
+static const struct seccomp_entry seccomp_api[] = {
+    ALLOW(accept4, "accepting a client on the listening socket (created before the filter)"),
+    ALLOW(read, "request bytes; the reply eventfd of evloop_call_sync"),
+    ALLOW(recvfrom, "request bytes (recv)"),
+    ALLOW(recvmsg, "request bytes (recvmsg)"),
+    ALLOW(sendto, "response bytes (send)"),
+    ALLOW(sendmsg, "response bytes (sendmsg)"),
+    ALLOW(writev, "response header and body in one call"),
+    ALLOW(close, "closing a client connection"),
+    ALLOW(shutdown, "half-closing a client connection after the response"),
+    ALLOW(epoll_wait, "waiting for the listener and clients"),
+    ALLOW(epoll_pwait, "waiting for the listener and clients (libc variants)"),
+    ALLOW(epoll_ctl, "adding and removing client connections"),
+    ALLOW(poll, "waiting on one connection"),
+    ALLOW(ppoll, "waiting on one connection (libc variants)"),
+    FCNTL(F_GETFL, "O_NONBLOCK of a client connection"),
+    FCNTL(F_SETFL, "O_NONBLOCK of a client connection"),
+};
+
+struct seccomp_role_def {
+	const char *name;
+	const struct seccomp_entry *entries;
+	unsigned n;
+};
+
+#define SECCOMP_TABLE(t) t, sizeof(t) / sizeof((t)[0])
+
+static const struct seccomp_role_def seccomp_roles[SECCOMP_ROLE_COUNT] = {
+    [SECCOMP_ROLE_VMM] = {"vmm", SECCOMP_TABLE(seccomp_vmm)},
+    [SECCOMP_ROLE_API] = {"api", SECCOMP_TABLE(seccomp_api)},
+    [SECCOMP_ROLE_VCPU] = {"vcpu", SECCOMP_TABLE(seccomp_vcpu)},
+};
+
+/* Names of syscalls no role allows but an exploit would try first, for the SIGSYS report. */
+static const struct {
+	int nr;
+	const char *name;
+} seccomp_notable[] = {
+    {SCMP_SYS(execve), "execve"},
+    {SCMP_SYS(execveat), "execveat"},
+    {SCMP_SYS(fork), "fork"},
+    {SCMP_SYS(vfork), "vfork"},
+    {SCMP_SYS(ptrace), "ptrace"},
+    {SCMP_SYS(socket), "socket"},
+    {SCMP_SYS(connect), "connect"},
+    {SCMP_SYS(bind), "bind"},
+    {SCMP_SYS(open), "open"},
+    {SCMP_SYS(kill), "kill"},
+    {SCMP_SYS(setuid), "setuid"},
+    {SCMP_SYS(mount), "mount"},
+    {SCMP_SYS(unshare), "unshare"},
+    {SCMP_SYS(setns), "setns"},
+    {SCMP_SYS(bpf), "bpf"},
+    {SCMP_SYS(userfaultfd), "userfaultfd"},
+    {SCMP_SYS(ioctl), "ioctl"},
+    {SCMP_SYS(getpid), "getpid"},
+    {SCMP_SYS(read), "read"},
+    {SCMP_SYS(openat), "openat"},
+    {SCMP_SYS(io_uring_setup), "io_uring_setup"},
+    {SCMP_SYS(process_vm_readv), "process_vm_readv"},
+    {SCMP_SYS(process_vm_writev), "process_vm_writev"},
+    {SCMP_SYS(init_module), "init_module"},
+    {SCMP_SYS(perf_event_open), "perf_event_open"},
+    {SCMP_SYS(rt_sigaction), "rt_sigaction"},
+};
+
+/* The role the calling thread installed, for the SIGSYS report. */
+static __thread int seccomp_thread_role = -1;
+
+const char *seccomp_role_name(enum seccomp_role role)
+{
+	return (unsigned)role < SECCOMP_ROLE_COUNT ? seccomp_roles[role].name : NULL;
+}
+
+int seccomp_role_from_name(const char *name, enum seccomp_role *role)
+{
+	for (unsigned r = 0; r < SECCOMP_ROLE_COUNT; r++) {
+		if (!strcmp(name, seccomp_roles[r].name)) {
+			*role = (enum seccomp_role)r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Visits the entries of a role: the common table, then the role's own. */
+static const struct seccomp_entry *seccomp_entry_at(enum seccomp_role role, unsigned i)
+{
+	const unsigned n_common = sizeof(seccomp_common) / sizeof(seccomp_common[0]);
+
+	if (i < n_common)
+		return &seccomp_common[i];
+	i -= n_common;
+	return i < seccomp_roles[role].n ? &seccomp_roles[role].entries[i] : NULL;
+}
+
+const char *seccomp_syscall_name(int nr)
+{
+	for (unsigned r = 0; r < SECCOMP_ROLE_COUNT; r++) {
+		const struct seccomp_entry *e;
+
+		for (unsigned i = 0; (e = seccomp_entry_at((enum seccomp_role)r, i)); i++)
+			if (e->nr == nr)
+				return e->name;
+	}
+	for (unsigned i = 0; i < sizeof(seccomp_notable) / sizeof(seccomp_notable[0]); i++)
+		if (seccomp_notable[i].nr == nr)
+			return seccomp_notable[i].name;
+	return NULL;
+}
+
+/* --- the SIGSYS report: async-signal-safe only ------------------------------------------ */
+
+static size_t seccomp_append(char *buf, size_t len, size_t cap, const char *s)
+{
+	while (*s && len < cap)
+		buf[len++] = *s++;
+	return len;
+}
+
+static size_t seccomp_append_uint(char *buf, size_t len, size_t cap, unsigned long v)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && len < cap)
+		buf[len++] = digits[--n];
+	return len;
+}
+
+static void seccomp_sigsys(int sig, siginfo_t *si, void *uctx)
+{
+	char buf[256];
+	size_t len = 0;
+	int role = seccomp_thread_role;
+	const char *name;
+
+	(void)uctx;
+	if (si->si_code != SYS_SECCOMP) {
+		/* Someone sent SIGSYS by hand: behave as if we had no handler. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	name = seccomp_syscall_name(si->si_syscall);
+	len = seccomp_append(buf, len, sizeof(buf), "wisp: error: seccomp: ");
+	len =
+	    seccomp_append(buf, len, sizeof(buf), role >= 0 ? seccomp_roles[role].name : "unknown");
+	len = seccomp_append(buf, len, sizeof(buf), " thread made a forbidden system call ");
+	len = seccomp_append_uint(buf, len, sizeof(buf), (unsigned)si->si_syscall);
+	len = seccomp_append(buf, len, sizeof(buf), " (");
+	len = seccomp_append(buf, len, sizeof(buf), name ? name : "?");
+	len = seccomp_append(buf, len, sizeof(buf), ")\n");
+	if (write(STDERR_FILENO, buf, len) < 0) {
+		/* stderr is gone: the exit code still says it. */
+	}
+	_exit(SECCOMP_EXIT_BAD_SYSCALL);
+}
+
+void seccomp_install_sigsys_handler(void)
+{
+	struct sigaction sa = {.sa_sigaction = seccomp_sigsys, .sa_flags = SA_SIGINFO};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSYS, &sa, NULL);
+}
+
+/* --- building and loading the filter ------------------------------------------------------ */
+
+/* Adds one entry to ctx. 0 or -errno. */
+static int seccomp_add(scmp_filter_ctx ctx, const struct seccomp_entry *e)
+{
+	uint32_t action = e->errno_ret ? SCMP_ACT_ERRNO((uint32_t)e->errno_ret) : SCMP_ACT_ALLOW;
+	struct scmp_arg_cmp self = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)getpid()};
+
+	if (e->self_pid)
+		return seccomp_rule_add_exact_array(ctx, action, e->nr, 1, &self);
+	return seccomp_rule_add_exact_array(ctx, action, e->nr, e->n_cmp, e->cmp);
+}
+
+/* Things that would otherwise happen lazily, after the filter, through syscalls it forbids. */
+static void seccomp_prepare_thread(void)
+{
+	sigset_t set;
+
+	seccomp_install_sigsys_handler();
+	sigemptyset(&set);
+	sigaddset(&set, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* jansson seeds its hash function on the first object, from /dev/urandom (openat). */
+	json_object_seed(0);
+}
+
+int seccomp_install(enum seccomp_role role)
+{
+	scmp_filter_ctx ctx;
+	const struct seccomp_entry *e;
+	int rc = 0;
+
+	if ((unsigned)role >= SECCOMP_ROLE_COUNT)
+		return -EINVAL;
+	seccomp_prepare_thread();
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	/* A syscall through another ABI (int 0x80, x32) kills the process: never legitimate. */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	for (unsigned i = 0; !rc && (e = seccomp_entry_at(role, i)); i++)
+		rc = seccomp_add(ctx, e);
+	/* This thread only: no SCMP_FLTATR_CTL_TSYNC. */
+	if (!rc)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (!rc)
+		seccomp_thread_role = (int)role;
+	return rc;
+}
+
+/* --- introspection for tests ------------------------------------------------------------- */
+
+static int seccomp_cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+const int *seccomp_role_syscalls(enum seccomp_role role, unsigned *n)
+{
+	static int lists[SECCOMP_ROLE_COUNT][256];
+	const struct seccomp_entry *e;
+	unsigned k = 0;
+
+	if ((unsigned)role >= SECCOMP_ROLE_COUNT) {
+		*n = 0;
+		return NULL;
+	}
+	for (unsigned i = 0; (e = seccomp_entry_at(role, i)) && k < 256; i++) {
+		bool dup = false;
+
+		if (e->errno_ret)
+			continue;
+		for (unsigned j = 0; j < k && !dup; j++)
+			dup = lists[role][j] == e->nr;
+		if (!dup)
+			lists[role][k++] = e->nr;
+	}
+	qsort(lists[role], k, sizeof(int), seccomp_cmp_int);
+	*n = k;
+	return lists[role];
+}
+
+unsigned seccomp_role_count(enum seccomp_role role)
+{
+	unsigned n;
+
+	seccomp_role_syscalls(role, &n);
+	return n;
+}
+
+static bool seccomp_cmp_holds(const struct scmp_arg_cmp *c, const uint64_t args[6])
+{
+	uint64_t v = args[c->arg];
+
+	switch (c->op) {
+	case SCMP_CMP_EQ:
+		return v == c->datum_a;
+	case SCMP_CMP_MASKED_EQ:
+		return (v & c->datum_a) == c->datum_b;
+	default:
+		return false; /* the tables use no other operator */
+	}
+}
+
+bool seccomp_role_allows(enum seccomp_role role, int nr, const uint64_t args[6])
+{
+	const struct seccomp_entry *e;
+
+	if ((unsigned)role >= SECCOMP_ROLE_COUNT)
+		return false;
+	for (unsigned i = 0; (e = seccomp_entry_at(role, i)); i++) {
+		bool ok = e->nr == nr && !e->errno_ret;
+
+		if (ok && e->self_pid)
+			ok = args[0] == (uint64_t)getpid();
+		for (unsigned c = 0; ok && c < e->n_cmp; c++)
+			ok = seccomp_cmp_holds(&e->cmp[c], args);
+		if (ok)
+			return true;
+	}
+	return false;
+}
