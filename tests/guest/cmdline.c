@@ -1,12 +1,12 @@
 /*
  * cmdline.c - "key=value" lookup in the kernel command line (boot.cmdline, read in place).
- * Words are separated by spaces; no quoting. The first match wins.
+ * Words are separated by spaces; no quoting. cmdline_get() returns the first match.
  */
 #include "guest.h"
 
-const char *cmdline_get(const char *key, size_t *len)
+const char *cmdline_next(const char *key, size_t *pos, size_t *len)
 {
-	const char *s = boot.cmdline, *end = boot.cmdline + boot.cmdline_len;
+	const char *s = boot.cmdline + *pos, *end = boot.cmdline + boot.cmdline_len;
 	size_t klen = strnlen(key, 64);
 
 	while (s < end) {
@@ -16,12 +16,21 @@ const char *cmdline_get(const char *key, size_t *len)
 			s++;
 		if ((size_t)(s - word) > klen && word[klen] == '=' && memcmp(word, key, klen) == 0) {
 			*len = s - word - klen - 1;
+			*pos = s - boot.cmdline;
 			return word + klen + 1;
 		}
 		while (s < end && *s == ' ')
 			s++;
 	}
+	*pos = boot.cmdline_len;
 	return NULL;
+}
+
+const char *cmdline_get(const char *key, size_t *len)
+{
+	size_t pos = 0;
+
+	return cmdline_next(key, &pos, len);
 }
 
 /* Numeric parameter; def if absent. A malformed value fails the test: silently using the

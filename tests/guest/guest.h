@@ -168,6 +168,8 @@ const char *boot_protocol_name(int protocol);
 /* ---- cmdline.c ---- */
 /* Finds "key=value" as a whole word; returns the value (not NUL-terminated) and its length. */
 const char *cmdline_get(const char *key, size_t *len);
+/* Iterates over every "key=value" word: *pos starts at 0 and is advanced past each match. */
+const char *cmdline_next(const char *key, size_t *pos, size_t *len);
 u64 cmdline_get_u64(const char *key, u64 def);
 
 /* ---- cpu.c: GDT/TSS/IDT, traps ---- */
