@@ -16,7 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/fs.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -154,6 +156,8 @@ static const struct seccomp_entry seccomp_vmm[] = {
     ALLOW(ftruncate, "snapshot memory file size"),
     ALLOW(msync, "snapshot memory file backed by a shared mapping"),
     ALLOW(io_uring_enter, "io_uring block engine submissions and completions"),
+    ALLOW_IF(io_uring_register, ARG_EQ(1, IORING_REGISTER_FILES_UPDATE),
+             "io_uring engine: swapping the fixed backing file (PATCH /drives); nothing else"),
     ALLOW(eventfd2, "irqfds/ioeventfds of a queue activated by the guest driver"),
     ALLOW(timerfd_create, "a rate limiter added by PATCH after boot"),
     ALLOW(timerfd_settime, "rate-limiter refill timers"),
@@ -180,6 +184,7 @@ static const struct seccomp_entry seccomp_vmm[] = {
     IOCTL(TCSETS, "serial console: raw mode on, and restored at exit"),
     IOCTL(TIOCGWINSZ, "serial console: terminal size"),
     IOCTL(FIONBIO, "non-blocking stdin"),
+    IOCTL(BLKGETSIZE64, "size of a block-device backing file swapped by PATCH /drives"),
 };
 
 /* The API thread: HTTP over the accepted Unix connections; no KVM, no files, no sockets. */

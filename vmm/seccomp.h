@@ -22,7 +22,10 @@
  *
  * Preparation done by seccomp_install() before loading, so that the threads do not trip over
  * lazy initialisation later: jansson's hash seed is drawn (it would otherwise open
- * /dev/urandom on the first JSON object), SIGSYS is unblocked in the calling thread.
+ * /dev/urandom on the first JSON object), SIGSYS is unblocked in the calling thread. So call
+ * it after the thread has set its signal mask, and never block SIGSYS afterwards: the kernel
+ * delivers a seccomp SIGSYS even when blocked, but then resets the handler and the process
+ * dies by the signal (still fail-closed, without the report and the 148).
  *
  * Thread-safety: seccomp_install() affects only the calling thread and may run concurrently
  * in several threads. The introspection functions are for tests.
