@@ -16,10 +16,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -29,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -385,31 +389,90 @@ static void seccomp_prepare_thread(void)
 	json_object_seed(0);
 }
 
-int seccomp_install(enum seccomp_role role)
+/* Compiles role's table with libseccomp into a classic BPF program (malloc'd). 0 or -errno. */
+static int seccomp_compile(enum seccomp_role role, struct sock_fprog *prog)
 {
-	scmp_filter_ctx ctx;
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	const struct seccomp_entry *e;
-	int rc = 0;
+	int rc, fd = -1;
+	off_t size;
 
-	if ((unsigned)role >= SECCOMP_ROLE_COUNT)
-		return -EINVAL;
-	seccomp_prepare_thread();
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -errno;
-	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
 	/* A syscall through another ABI (int 0x80, x32) kills the process: never legitimate. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	for (unsigned i = 0; !rc && (e = seccomp_entry_at(role, i)); i++)
 		rc = seccomp_add(ctx, e);
-	/* This thread only: no SCMP_FLTATR_CTL_TSYNC. */
+	/* libseccomp 2.5 exports to an fd only: a memfd needs no file system in the jail. */
+	if (!rc && (fd = memfd_create("wisp-seccomp", MFD_CLOEXEC)) < 0)
+		rc = -errno;
 	if (!rc)
-		rc = seccomp_load(ctx);
+		rc = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
+	size = rc ? 0 : lseek(fd, 0, SEEK_END);
+	if (!rc && (size <= 0 || size % sizeof(struct sock_filter) ||
+	            size / sizeof(struct sock_filter) > BPF_MAXINSNS))
+		rc = -E2BIG;
+	if (!rc && !(prog->filter = malloc((size_t)size)))
+		rc = -ENOMEM;
+	if (!rc && pread(fd, prog->filter, (size_t)size, 0) != size) {
+		free(prog->filter);
+		rc = -EIO;
+	}
 	if (!rc)
-		seccomp_thread_role = (int)role;
+		prog->len = (unsigned short)(size / sizeof(struct sock_filter));
+	if (fd >= 0)
+		close(fd);
 	return rc;
+}
+
+/* Each role is compiled once per process (about 0.2 ms) and the program reused by every thread
+ * of that role. The pid is part of the program (tgkill rule): recompiled after a fork. */
+static struct {
+	pthread_mutex_t lock;
+	struct sock_fprog prog[SECCOMP_ROLE_COUNT];
+	pid_t pid[SECCOMP_ROLE_COUNT];
+} seccomp_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The cached program of role, compiling it if needed. 0 or -errno. */
+static int seccomp_program(enum seccomp_role role, struct sock_fprog *out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&seccomp_cache.lock);
+	if (seccomp_cache.pid[role] != getpid()) {
+		struct sock_fprog prog;
+
+		rc = seccomp_compile(role, &prog);
+		if (!rc) {
+			free(seccomp_cache.prog[role].filter);
+			seccomp_cache.prog[role] = prog;
+			seccomp_cache.pid[role] = getpid();
+		}
+	}
+	*out = seccomp_cache.prog[role];
+	pthread_mutex_unlock(&seccomp_cache.lock);
+	return rc;
+}
+
+int seccomp_install(enum seccomp_role role)
+{
+	struct sock_fprog prog;
+	int rc;
+
+	if ((unsigned)role >= SECCOMP_ROLE_COUNT)
+		return -EINVAL;
+	seccomp_prepare_thread();
+	rc = seccomp_program(role, &prog);
+	if (rc)
+		return rc;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	/* This thread only: no SECCOMP_FILTER_FLAG_TSYNC. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		return -errno;
+	seccomp_thread_role = (int)role;
+	return 0;
 }
 
 /* --- introspection for tests ------------------------------------------------------------- */
