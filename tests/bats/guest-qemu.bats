@@ -100,6 +100,54 @@ qemu_guest() {
 	[[ "$output" == *"FAIL no wisp.test="* ]]
 }
 
+# qemu_blk CMDLINE: two virtio-blk drives (QEMU microvm needs modern virtio-mmio and no
+# ACPI to list them on the command line): dev 0 read-write, dev 1 read-only.
+qemu_blk() {
+	truncate -s 1M "$BATS_TEST_TMPDIR/rw.img" "$BATS_TEST_TMPDIR/ro.img"
+	timeout 60 qemu-system-x86_64 -M microvm,acpi=off,x-option-roms=off,isa-serial=on,rtc=off \
+		-accel tcg -m 128 -smp 1 -nographic -nodefaults -serial stdio -no-reboot \
+		-global virtio-mmio.force-legacy=false \
+		-drive id=d0,file="$BATS_TEST_TMPDIR/rw.img",format=raw,if=none \
+		-device virtio-blk-device,drive=d0,serial=wisp-rw \
+		-drive id=d1,file="$BATS_TEST_TMPDIR/ro.img",format=raw,if=none,readonly=on \
+		-device virtio-blk-device,drive=d1,serial=wisp-ro \
+		-kernel "$GUEST" -append "$1" 2>/dev/null
+}
+
+@test "guest blk-rw writes the documented pattern" {
+	run qemu_blk "wisp.test=blk-rw wisp.arg=3"
+	[[ "$output" == *"BLK_RW sector=3 bytes=4096 ok"* ]]
+	[[ "$output" == *"TEST blk-rw PASS"* ]]
+	# word at byte offset o = 0x5749535000000000 + o / 8
+	[ "$(od -An -t x8 -j 1536 -N 8 "$BATS_TEST_TMPDIR/rw.img" | tr -d ' ')" = 57495350000000c0 ]
+}
+
+@test "guest blk-flush, blk-id, blk-range, blk-many" {
+	run qemu_blk "wisp.test=blk-flush"
+	[[ "$output" == *"TEST blk-flush PASS"* ]]
+	run qemu_blk "wisp.test=blk-id wisp.dev=1"
+	[[ "$output" == *"BLK_ID wisp-ro"* ]]
+	run qemu_blk "wisp.test=blk-range"
+	[[ "$output" == *"BLK_RANGE capacity=2048 past_end=1 straddle=1"* ]]
+	run qemu_blk "wisp.test=blk-many"
+	[[ "$output" == *"TEST blk-many PASS"* ]]
+}
+
+@test "guest blk-ro: IOERR on the read-only drive, FAIL on the writable one" {
+	run qemu_blk "wisp.test=blk-ro wisp.dev=1"
+	[[ "$output" == *"BLK_RO read=0 write=1"* ]]
+	[[ "$output" == *"TEST blk-ro PASS"* ]]
+	run qemu_blk "wisp.test=blk-ro wisp.dev=0"
+	[[ "$output" == *"TEST blk-ro FAIL"* ]]
+}
+
+@test "guest blk tests fail cleanly without a device or past the end" {
+	run qemu_guest tcg 1 "wisp.test=blk-rw"
+	[[ "$output" == *"TEST blk-rw FAIL no virtio-blk device 0"* ]]
+	run qemu_blk "wisp.test=blk-rw wisp.arg=2041"
+	[[ "$output" == *"TEST blk-rw FAIL sectors 2041-2048 are past the capacity 2048"* ]]
+}
+
 @test "guest under QEMU/KVM (PVM: int 0x80 arrives as #UD)" {
 	[ -w /dev/kvm ] || skip "no /dev/kvm"
 	run qemu_guest kvm 2 "wisp.test=exception"

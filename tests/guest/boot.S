@@ -63,6 +63,10 @@ long_mode_common:
 	lgdt	gdt_desc(%rip)
 	leaq	pml4(%rip), %rax
 	movq	%rax, %cr3
+	/* All our pages are user pages: SMEP/SMAP would fault CPL0; TSD would fault CPL3 rdtsc. */
+	movq	%cr4, %rax
+	andq	$~(CR4_TSD | CR4_SMEP | CR4_SMAP), %rax
+	movq	%rax, %cr4
 	movl	$GUEST_KERNEL_DS, %eax
 	movl	%eax, %ds
 	movl	%eax, %es

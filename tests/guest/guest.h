@@ -36,7 +36,10 @@
 /* Control registers and MSRs used by the entry code. */
 #define CR0_PE    0x00000001
 #define CR0_PG    0x80000000
+#define CR4_TSD   0x00000004
 #define CR4_PAE   0x00000020
+#define CR4_SMEP  0x00100000
+#define CR4_SMAP  0x00200000
 #define MSR_EFER  0xc0000080
 #define EFER_LME  0x00000100
 
