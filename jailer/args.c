@@ -228,6 +228,10 @@ static int args_paths(struct jailer_args *args, char *err, size_t errlen)
 	if (!args->exec_file || !*args->exec_file)
 		return args_fail(err, errlen, "--exec-file is required");
 	name = jailer_basename(args->exec_file);
+	/* The copy must not collide with what the jailer itself puts in the jail root. */
+	if (!strcmp(name, "dev") || !strcmp(name, JAILER_PID_FILE))
+		return args_fail(err, errlen, "--exec-file %s: the file may not be named '%s'",
+		                 args->exec_file, name);
 	if (!args_component_valid(name, strlen(name)))
 		return args_fail(
 		    err, errlen,

@@ -134,7 +134,7 @@ int jailer_cgroup_apply(const struct jailer_args *args, char *err, size_t errlen
 
 /* --- privs.c --------------------------------------------------------------------------- */
 
-/* clearenv() and closes every fd above 2. */
+/* clearenv(), closes every fd above 2 (opening /dev/null on a closed 0, 1 or 2), umask 022. */
 int jailer_sanitize(char *err, size_t errlen);
 /* path is an nsfs handle of a network namespace. */
 int jailer_check_netns(const char *path, char *err, size_t errlen);

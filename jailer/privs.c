@@ -41,6 +41,17 @@ static int privs_fail(char *err, size_t errlen, const char *fmt, ...)
 
 int jailer_sanitize(char *err, size_t errlen)
 {
+	/* A closed stdin/stdout/stderr would be taken by the next open(): point it at
+	 * /dev/null so that no file of ours ever becomes wisp's stderr. */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			return privs_fail(err, errlen, "fd %d closed and /dev/null unavailable",
+			                  fd);
+	}
+	/* Modes below are meant as written (0755 directories, 0600 device nodes). */
+	umask(022);
 	/* Nothing from the caller's environment (LD_PRELOAD, proxies, ...) reaches wisp; execve
 	 * gets an empty environment anyway, this also covers the jailer's own libc. */
 	if (clearenv())

@@ -233,6 +233,22 @@ start_jailed() {
 	[ "$(ls "/proc/$PID/fd" | sort -n | tr '\n' ' ')" = "0 1 2 " ]
 }
 
+@test "jailer: a strict umask or a closed stdin does not leak into the jail" {
+	need_root
+	OUT="$BASE/out"
+	(umask 077; exec <&-; jail -- --sleep 30 >"$OUT" 2>&1) &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		[ -s "$ROOT/wisp.pid" ] && grep -q ready "$OUT" && break
+		sleep 0.05
+	done
+	PID=$(cat "$ROOT/wisp.pid")
+	[ "$(readlink "/proc/$PID/fd/0")" = /dev/null ]
+	[ "$(stat -c %a "$ROOT/dev")" = 755 ]
+	[ "$(stat -c %a "$ROOT/dev/net")" = 755 ]
+	[ "$(stat -c %a "$ROOT/dev/kvm")" = 600 ]
+}
+
 @test "jailer: default RLIMIT_NOFILE is 2048" {
 	need_root
 	start_jailed -- --sleep 30

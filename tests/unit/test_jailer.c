@@ -187,6 +187,9 @@ UNIT_TEST(jailer_args_rejects_bad_lines)
 	    {{"--id", "a", "--exec-file", "/w", "--uid", "1", "--gid", "1", "--chroot-base-dir",
 	      "srv"},
 	     "--chroot-base-dir"},
+	    {{"--id", "a", "--exec-file", "/x/wisp.pid", "--uid", "1", "--gid", "1"}, "named"},
+	    {{"--id", "a", "--exec-file", "/x/dev", "--uid", "1", "--gid", "1"}, "named"},
+	    {{"--id", "a", "--exec-file", "/x/", "--uid", "1", "--gid", "1"}, "file name"},
 	};
 
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
