@@ -14,6 +14,7 @@
  *         the field is obligatory to write even though the 64-bit entry skips the real-mode
  *         code that uses the heap
  *   0x218 ramdisk_image, 0x21c ramdisk_size, 0x228 cmd_line_ptr: lower 32 bits
+ *   0x250 setup_data = 0: no setup_data list
  * acpi_rsdp_addr stays 0: wisp has no ACPI tables (CPUs come from the MP table).
  */
 #include "vmm/loader.h"
@@ -68,6 +69,8 @@ void bootparams_build(struct boot_params *bp, const struct guest_mem *mem,
 		bootparams_default_header(&bp->hdr);
 	}
 	bp->hdr.type_of_loader = BOOTPARAMS_LOADER_UNDEF;
+	/* Loader-owned: wisp passes no setup_data list, whatever the image's bytes said. */
+	bp->hdr.setup_data = 0;
 	/* KEEP_SEGMENTS is obsolete and only meaningful for the 32-bit entry. */
 	bp->hdr.loadflags &= (uint8_t)~KEEP_SEGMENTS;
 	bp->hdr.cmd_line_ptr = (uint32_t)cmdline_gpa;

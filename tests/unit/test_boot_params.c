@@ -47,12 +47,20 @@ UNIT_TEST(bootparams_bzimage_zero_page_fields)
 	static const uint8_t initrd[0x3001] = {0x11};
 	struct guest_mem mem;
 	struct kernel_info info;
+	struct setup_header hdr;
 	char err[256] = "";
 	uint64_t initrd_gpa = 0;
 	uint8_t *ram = test_mem_new(&mem, TEST_MEM_SIZE);
 
 	CHECK(ram);
 	test_build_bzimage(bp_bz);
+	/* Loader-owned fields with garbage in the image: wisp must overwrite them. */
+	test_get_hdr(bp_bz, &hdr);
+	hdr.setup_data = 0xdeadbeef;
+	hdr.cmd_line_ptr = 0x1234;
+	hdr.ramdisk_image = 0x5678;
+	hdr.type_of_loader = 0x21;
+	test_put_hdr(bp_bz, &hdr);
 	CHECK_EQ(loader_load_kernel(&mem, bp_bz, sizeof(bp_bz), BOOT_PROTOCOL_AUTO, &info, err,
 	                            sizeof(err)),
 	         0);
@@ -87,6 +95,7 @@ UNIT_TEST(bootparams_bzimage_zero_page_fields)
 	CHECK_EQ(zp(ram, 0x21c, 4), sizeof(initrd));
 	CHECK_EQ(zp(ram, 0xc0, 4), 0);
 	CHECK_EQ(zp(ram, 0xc4, 4), 0);
+	CHECK_EQ(zp(ram, 0x250, 8), 0); /* setup_data */
 	CHECK_EQ(zp(ram, 0x1ef, 1), 0); /* sentinel */
 	CHECK_EQ(zp(ram, 0x70, 8), 0);  /* acpi_rsdp_addr */
 	/* E820: 3 entries of 20 bytes at 0x2d0. */
