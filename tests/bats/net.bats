@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# virtio-net end to end: wisp runs inside a network namespace this file creates, on a tap
+# there (172.16.0.1/24 on the host side), and the test guest's net-echo answers ARP, ping and
+# UDP echo as 172.16.0.2. Only these private addresses, inside that namespace, are ever used.
+# Needs root, /dev/kvm, python3 (the ICMP/UDP probe below; no ping or socat needed).
+# BUILD selects the build directory (build or build-asan).
+
+GUEST_IP=172.16.0.2
+HOST_IP=172.16.0.1
+MAC=06:00:ac:10:00:02
+PORT=7777
+
+setup() {
+	BUILD=${BUILD:-build}
+	WISP=$BUILD/wisp
+	GUEST=$BUILD/guest/wisp-test-guest.elf
+	[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace and tap)"
+	[ -x "$WISP" ] || skip "$WISP not built"
+	[ -f "$GUEST" ] || skip "$GUEST not built"
+	grep -q net-echo "$GUEST" || skip "guest built without tests/guest/test_net.c"
+	[ -w /dev/kvm ] || skip "no usable /dev/kvm"
+	command -v python3 >/dev/null || skip "python3 not installed"
+	NS=wisp-net-$$-${BATS_TEST_NUMBER}
+	TAP=wtap0
+	ip netns add "$NS" || skip "cannot create a network namespace"
+	ip netns exec "$NS" ip link set lo up
+	ip netns exec "$NS" ip tuntap add "$TAP" mode tap
+	ip netns exec "$NS" ip addr add "$HOST_IP/24" dev "$TAP"
+	ip netns exec "$NS" ip link set "$TAP" up
+	write_probe
+}
+
+teardown() {
+	if [ -n "${WISP_PID:-}" ]; then
+		kill "$WISP_PID" 2>/dev/null || true
+		wait "$WISP_PID" 2>/dev/null || true
+	fi
+	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null || true
+}
+
+# The host side: ICMP echo over a raw socket, UDP echo with payload comparison, STOP.
+write_probe() {
+	PROBE=$BATS_TEST_TMPDIR/probe.py
+	cat >"$PROBE" <<'EOF'
+import os, socket, struct, sys, time
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+def ping(ip, count, wait):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ident, got = os.getpid() & 0xffff, 0
+    for seq in range(count):
+        payload = os.urandom(56)
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+        s.sendto(struct.pack("!BBHHH", 8, 0, csum(hdr + payload), ident, seq) + payload, (ip, 0))
+        end = time.time() + wait
+        while time.time() < end:
+            s.settimeout(max(end - time.time(), 0.01))
+            try:
+                data, addr = s.recvfrom(2048)
+            except socket.timeout:
+                break
+            ihl = (data[0] & 15) * 4
+            t, _, _, i, q = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if (addr[0] == ip and t == 0 and i == ident and q == seq
+                    and data[ihl + 8:] == payload and csum(data[ihl:]) == 0):
+                got += 1
+                break
+    print("ping %d/%d replies" % (got, count))
+    return got == count
+
+def udp(ip, port, sizes, wait):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ok = 0
+    for n in sizes:
+        payload = os.urandom(n)
+        s.sendto(payload, (ip, port))
+        s.settimeout(wait)
+        try:
+            data, addr = s.recvfrom(65536)
+        except socket.timeout:
+            print("udp %d bytes: no reply" % n)
+            continue
+        if data == payload and addr == (ip, port):
+            ok += 1
+        else:
+            print("udp %d bytes: reply differs (%d bytes from %s)" % (n, len(data), addr))
+    print("udp %d/%d echoed intact" % (ok, len(sizes)))
+    return ok == len(sizes)
+
+cmd, ip = sys.argv[1], sys.argv[2]
+if cmd == "ping":
+    sys.exit(0 if ping(ip, int(sys.argv[3]), float(sys.argv[4])) else 1)
+if cmd == "udp":
+    sizes = [int(x) for x in sys.argv[4].split(",")]
+    sys.exit(0 if udp(ip, int(sys.argv[3]), sizes, float(sys.argv[5])) else 1)
+if cmd == "stop":
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"STOP", (ip, int(sys.argv[3])))
+EOF
+}
+
+probe() {
+	ip netns exec "$NS" python3 "$PROBE" "$@"
+}
+
+# wisp_config TAP BOOT_ARGS: a Firecracker-style configuration file for the net-echo guest.
+wisp_config() {
+	CONFIG=$BATS_TEST_TMPDIR/vm.json
+	cat >"$CONFIG" <<EOF
+{
+  "boot-source": {"kernel_image_path": "$PWD/$GUEST", "boot_args": "$2"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$1", "guest_mac": "$MAC"}]
+}
+EOF
+}
+
+# Starts wisp in the namespace in the background; serial output in $OUT, messages in $ERR.
+wisp_start() {
+	OUT=$BATS_TEST_TMPDIR/serial.out
+	ERR=$BATS_TEST_TMPDIR/wisp.err
+	ip netns exec "$NS" "$WISP" --no-api --config-file "$CONFIG" </dev/null >"$OUT" 2>"$ERR" &
+	WISP_PID=$!
+}
+
+# wait_for TEXT SECONDS: until the serial output contains TEXT (or wisp exits).
+wait_for() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		grep -q "$1" "$OUT" && return 0
+		kill -0 "$WISP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q "$1" "$OUT"
+}
+
+# wisp_finish: STOP the guest and wait for wisp to exit; $status is its exit code.
+wisp_finish() {
+	probe stop "$GUEST_IP" "$PORT"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$WISP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$WISP_PID"
+	status=$?
+	WISP_PID=
+	cat "$OUT" "$ERR"
+}
+
+echo_round() {
+	wisp_config "$TAP" "wisp.test=net-echo wisp.ip=$GUEST_IP wisp.port=$PORT wisp.timeout_ms=60000 $1"
+	wisp_start
+	wait_for "NET ready" 30 || { cat "$OUT" "$ERR"; false; }
+	grep -q "NET ready mac=$MAC ip=$GUEST_IP" "$OUT"
+	run probe ping "$GUEST_IP" 5 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# Payload sizes up to the MTU: 1472 + 8 (UDP) + 20 (IPv4) = 1500.
+	run probe udp "$GUEST_IP" "$PORT" 1,2,63,64,512,1000,1400,1471,1472 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wisp_finish
+	[ "$status" -eq 0 ]
+	grep -q "TEST net-echo PASS" "$OUT"
+	grep -q "stop=request" "$OUT"
+}
+
+@test "net: ping and UDP echo through a tap" {
+	echo_round ""
+}
+
+@test "net: ping and UDP echo with mergeable RX buffers (frames span chains)" {
+	echo_round "wisp.mrg=1"
+	grep -q "mrg=1" "$OUT"
+}
+
+@test "net: a missing tap is one clear error and exit code 1" {
+	wisp_config nosuchtap0 "wisp.test=net-echo wisp.ip=$GUEST_IP"
+	run ip netns exec "$NS" "$WISP" --no-api --config-file "$CONFIG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"tap nosuchtap0: no such device"* ]]
+}
+
+@test "net: a tap that is busy is one clear error" {
+	# A tap without IFF_MULTI_QUEUE takes one reader: the first wisp holds it.
+	wisp_config "$TAP" "wisp.test=net-echo wisp.ip=$GUEST_IP wisp.port=$PORT wisp.timeout_ms=60000"
+	wisp_start
+	wait_for "NET ready" 30
+	run ip netns exec "$NS" "$WISP" --no-api --config-file "$CONFIG"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"tap $TAP: busy"* ]]
+	wisp_finish
+	[ "$status" -eq 0 ]
+}
