@@ -1,8 +1,8 @@
 /*
  * config_json.c - see config_json.h.
  *
- * Every object is read the same way: first check_fields() refuses keys the schema does not
- * have, then one typed getter per field (get_string, get_bool, get_u64, ...) checks its type
+ * Every object is read the same way: first config_json_check_fields() refuses keys the schema does
+ * not have, then one typed getter per field (get_string, get_bool, get_u64, ...) checks its type
  * and names the field's full path in the message. A path is built as "where.key"; arrays
  * use "drives[2]".
  */
@@ -64,8 +64,8 @@ static const char *type_name(const json_t *v)
 }
 
 /* Refuses any key of obj not in allowed (NULL-terminated). */
-static int check_fields(const json_t *obj, const char *where, const char *const *allowed, char *err,
-                        size_t errlen)
+int config_json_check_fields(const json_t *obj, const char *where, const char *const *allowed,
+                             char *err, size_t errlen)
 {
 	const char *key;
 	json_t *value;
@@ -197,14 +197,14 @@ static int get_object(const json_t *obj, const char *where, const char *key, boo
 	return 0;
 }
 
-/* A string field that must be one of names[]; *out is its index. */
-static int get_enum(const json_t *obj, const char *where, const char *key, const char *const *names,
-                    unsigned count, unsigned *out, char *err, size_t errlen)
+int config_json_get_enum(const json_t *obj, const char *where, const char *key, bool required,
+                         const char *const *names, unsigned count, unsigned *out, char *err,
+                         size_t errlen)
 {
 	char *s = NULL;
 	char list[128] = "";
 
-	if (get_string(obj, where, key, false, &s, err, errlen) < 0)
+	if (get_string(obj, where, key, required, &s, err, errlen) < 0)
 		return -1;
 	if (!s)
 		return 0;
@@ -220,6 +220,12 @@ static int get_enum(const json_t *obj, const char *where, const char *key, const
 	fail(err, errlen, "%s.%s: \"%s\" is not one of %s", where, key, s, list);
 	free(s);
 	return -1;
+}
+
+static int get_enum(const json_t *obj, const char *where, const char *key, const char *const *names,
+                    unsigned count, unsigned *out, char *err, size_t errlen)
+{
+	return config_json_get_enum(obj, where, key, false, names, count, out, err, errlen);
 }
 
 /* ---- sections ---- */
@@ -242,7 +248,7 @@ int config_json_parse_boot_source(const json_t *obj, const char *where,
 	unsigned proto = BOOT_PROTOCOL_AUTO;
 
 	memset(out, 0, sizeof(*out));
-	if (check_fields(obj, where, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
 	    get_string(obj, where, "kernel_image_path", true, &out->kernel_image_path, err,
 	               errlen) < 0 ||
 	    get_string(obj, where, "boot_args", false, &out->boot_args, err, errlen) < 0 ||
@@ -267,7 +273,7 @@ int config_json_parse_machine(const json_t *obj, const char *where, bool partial
 	char *tmpl = NULL;
 
 	memset(out, 0, sizeof(*out));
-	if (check_fields(obj, where, fields, err, errlen) < 0)
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0)
 		return -1;
 	/* Range checks belong to config_validate(); here only what fits the struct. */
 	if (get_u64(obj, where, "vcpu_count", !partial, UINT32_MAX, &vcpus, &have, err, errlen) < 0)
@@ -316,7 +322,7 @@ static int parse_bucket(const json_t *obj, const char *where, const char *key,
 	if (!b)
 		return 0;
 	join(path, sizeof(path), where, key);
-	if (check_fields(b, path, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(b, path, fields, err, errlen) < 0 ||
 	    get_u64(b, path, "size", true, INT64_MAX, &out->size, NULL, err, errlen) < 0 ||
 	    get_u64(b, path, "one_time_burst", false, INT64_MAX, &out->one_time_burst, NULL, err,
 	            errlen) < 0 ||
@@ -343,7 +349,7 @@ static int parse_limiter(const json_t *obj, const char *where, const char *key,
 	if (!l)
 		return 0;
 	join(path, sizeof(path), where, key);
-	if (check_fields(l, path, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(l, path, fields, err, errlen) < 0 ||
 	    parse_bucket(l, path, "bandwidth", &out->bandwidth, err, errlen) < 0 ||
 	    parse_bucket(l, path, "ops", &out->ops, err, errlen) < 0)
 		return -1;
@@ -368,7 +374,7 @@ int config_json_parse_drive(const json_t *obj, const char *where, struct drive_c
 	unsigned cache = CACHE_UNSAFE, engine = IO_ENGINE_SYNC;
 
 	memset(out, 0, sizeof(*out));
-	if (check_fields(obj, where, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
 	    get_fixed_string(obj, where, "drive_id", true, out->id, sizeof(out->id), err, errlen) <
 	        0 ||
 	    get_string(obj, where, "path_on_host", true, &out->path_on_host, err, errlen) < 0 ||
@@ -399,7 +405,7 @@ int config_json_parse_drive_update(const json_t *obj, const char *where,
 	static const char *const fields[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
 
 	memset(out, 0, sizeof(*out));
-	if (check_fields(obj, where, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
 	    get_fixed_string(obj, where, "drive_id", true, out->id, sizeof(out->id), err, errlen) <
 	        0 ||
 	    get_string(obj, where, "path_on_host", false, &out->path_on_host, err, errlen) < 0 ||
@@ -460,7 +466,7 @@ int config_json_parse_net(const json_t *obj, const char *where, struct net_confi
 	char *mac = NULL;
 
 	memset(out, 0, sizeof(*out));
-	if (check_fields(obj, where, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
 	    get_fixed_string(obj, where, "iface_id", true, out->id, sizeof(out->id), err, errlen) <
 	        0 ||
 	    get_fixed_string(obj, where, "host_dev_name", true, out->host_dev_name,
@@ -496,7 +502,7 @@ int config_json_parse_net_update(const json_t *obj, const char *where,
 	                                     NULL};
 
 	memset(out, 0, sizeof(*out));
-	if (check_fields(obj, where, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
 	    get_fixed_string(obj, where, "iface_id", true, out->id, sizeof(out->id), err, errlen) <
 	        0 ||
 	    parse_limiter(obj, where, "rx_rate_limiter", &out->rx, &out->has_rx, err, errlen) < 0 ||
@@ -530,7 +536,7 @@ int config_json_parse_logger(const json_t *obj, const char *where, struct config
 	const char *canon;
 
 	memset(out, 0, sizeof(*out));
-	if (check_fields(obj, where, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
 	    get_string(obj, where, "log_path", true, &out->log_path, err, errlen) < 0 ||
 	    get_string(obj, where, "level", false, &out->level, err, errlen) < 0 ||
 	    get_bool(obj, where, "show_level", false, &out->show_level, NULL, err, errlen) < 0 ||
@@ -559,7 +565,7 @@ int config_json_parse_metrics(const json_t *obj, const char *where, char **out, 
 	static const char *const fields[] = {"metrics_path", NULL};
 
 	*out = NULL;
-	if (check_fields(obj, where, fields, err, errlen) < 0 ||
+	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
 	    get_string(obj, where, "metrics_path", true, out, err, errlen) < 0)
 		return -1;
 	return 0;
@@ -820,7 +826,7 @@ static int parse_sections(struct vm_config *cfg, const json_t *root, char *err, 
 	json_t *s;
 
 	/* Top-level messages name the bare key ("drives: ..."). */
-	if (check_fields(root, "", fields, err, errlen) < 0 ||
+	if (config_json_check_fields(root, "", fields, err, errlen) < 0 ||
 	    check_unsupported(root, err, errlen) < 0)
 		return -1;
 	if (section(root, "boot-source", true, &s, err, errlen) < 0 ||

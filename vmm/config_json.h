@@ -152,7 +152,17 @@ int config_apply_net(struct vm_config *cfg, const struct net_config *n, char *er
 int config_apply_logger(struct vm_config *cfg, struct config_logger *l, char *err, size_t errlen);
 int config_apply_metrics(struct vm_config *cfg, char *metrics_path, char *err, size_t errlen);
 
-/* ---- small helpers shared with the command line ---- */
+/* ---- small helpers shared with the command line and the API ---- */
+
+/* Refuses any key of obj not in allowed (NULL-terminated): "where.key: unknown field"
+ * ("key: unknown field" when where is ""). */
+int config_json_check_fields(const json_t *obj, const char *where, const char *const *allowed,
+                             char *err, size_t errlen);
+/* obj.key must be a string equal to one of names[0..count-1]; *out gets its index. Absent
+ * (or null) is an error only when required, and then leaves *out alone. */
+int config_json_get_enum(const json_t *obj, const char *where, const char *key, bool required,
+                         const char *const *names, unsigned count, unsigned *out, char *err,
+                         size_t errlen);
 
 /* "aa:bb:cc:dd:ee:ff" (either case) -> 6 bytes. 0 or -1. */
 int config_parse_mac(const char *text, uint8_t mac[6]);

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define METRICS_MAX       256
-#define METRICS_GROUP_MAX 48
+#define METRICS_GROUP_MAX 80 /* "block_" + a 64-character drive id */
 #define METRICS_NAME_MAX  48
 
 struct metric {

@@ -1,0 +1,135 @@
+/*
+ * api_routes.h - the API's requests, as pure functions over a struct vmm.
+ *
+ * An HTTP request (method, path, body) becomes a typed action in two steps, so that each
+ * half runs on the right thread and both can be unit-tested without sockets or a VM:
+ *
+ *   api_parse()    on the API thread: routes the path through the table in api_routes.c,
+ *                  checks ids, parses the JSON body into a struct api_action. Touches no VM
+ *                  state. Errors (404, 405, 400 for bad JSON) are answered right here.
+ *   api_execute()  on the event-loop thread: applies the action to vmm->config or calls the
+ *                  VMM through a struct api_vmm_ops, and fills the response.
+ *
+ * api_handle() is both in one call (tests, the fuzz target). Status codes follow
+ * Firecracker: 204 with no body for a successful PUT/PATCH, 200 with JSON for a GET, 400
+ * with {"fault_message": "..."} for anything the client got wrong, plus 404 (unknown path)
+ * and 405 (known path, wrong method), which Firecracker folds into 400; 500 when the VMM is
+ * going away.
+ */
+#ifndef WISP_API_ROUTES_H
+#define WISP_API_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vmm/config.h"
+#include "vmm/config_json.h"
+#include "vmm/log.h"
+
+struct vmm;
+
+#ifndef WISP_VERSION
+#define WISP_VERSION "0.1.0"
+#endif
+#define API_APP_NAME "Wisp"
+
+enum api_method { API_METHOD_GET, API_METHOD_PUT, API_METHOD_PATCH, API_METHOD_OTHER };
+
+/* One HTTP request as the connection parser hands it over (borrowed pointers). */
+struct api_request {
+	enum api_method method;
+	const char *method_name; /* as sent ("DELETE"), for messages */
+	const char *path;        /* NUL-terminated; a query string is ignored */
+	const char *body;        /* body_len bytes, not NUL-terminated */
+	size_t body_len;         /* 0: no body */
+};
+
+/* The answer. body is malloc'd JSON (NULL for 204); release with api_response_free(). */
+struct api_response {
+	int status;
+	char *body;
+	const char *allow; /* 405 only: the methods the path has, e.g. "GET, PUT" (static) */
+};
+
+/*
+ * What api_execute() calls on the VMM. The server fills it with the real vmm_*, metrics_*
+ * and log_* functions (api_vmm_ops_default); tests and the fuzz target use fakes. Each int
+ * function returns 0, or a negative value with a one-line reason in err where it has one.
+ */
+struct api_vmm_ops {
+	int (*start)(struct vmm *vmm, char *err, size_t errlen);
+	int (*pause)(struct vmm *vmm, char *err, size_t errlen);
+	int (*resume)(struct vmm *vmm, char *err, size_t errlen);
+	int (*send_ctrl_alt_del)(struct vmm *vmm, char *err, size_t errlen);
+	int (*update_drive)(struct vmm *vmm, const char *drive_id, const char *path,
+	                    const struct rate_limiter_config *limiter, char *err, size_t errlen);
+	int (*update_net)(struct vmm *vmm, const char *iface_id,
+	                  const struct rate_limiter_config *rx,
+	                  const struct rate_limiter_config *tx, char *err, size_t errlen);
+	int (*flush_metrics)(void);                /* 0 or -1 */
+	int (*set_metrics_path)(const char *path); /* 0 or -errno */
+	int (*set_log_path)(const char *path);     /* 0 or -errno */
+	void (*set_log_level)(enum log_level level);
+};
+
+enum api_action_kind {
+	API_ACT_GET_INFO,
+	API_ACT_GET_VM_CONFIG,
+	API_ACT_GET_MACHINE,
+	API_ACT_PUT_BOOT_SOURCE,
+	API_ACT_PUT_MACHINE,
+	API_ACT_PATCH_MACHINE,
+	API_ACT_PUT_DRIVE,
+	API_ACT_PATCH_DRIVE,
+	API_ACT_PUT_NET,
+	API_ACT_PATCH_NET,
+	API_ACT_PUT_LOGGER,
+	API_ACT_PUT_METRICS,
+	API_ACT_INSTANCE_START,
+	API_ACT_SEND_CTRL_ALT_DEL,
+	API_ACT_FLUSH_METRICS,
+	API_ACT_PAUSE,
+	API_ACT_RESUME,
+};
+
+/* A validated request, ready for the event loop. Owns its strings. */
+struct api_action {
+	enum api_action_kind kind;
+	union {
+		struct config_boot_source boot_source;
+		struct config_machine machine;
+		struct drive_config drive;
+		struct config_drive_update drive_update;
+		struct net_config net;
+		struct config_net_update net_update;
+		struct config_logger logger;
+		char *metrics_path;
+	} u;
+};
+
+enum api_parse_result {
+	API_PARSE_EXECUTE,  /* *act is ready for api_execute() */
+	API_PARSE_ANSWERED, /* *resp is the answer (an error, or GET /version) */
+};
+
+/* API thread. Fills exactly one of *act and *resp, as the result says. */
+enum api_parse_result api_parse(const struct api_request *req, struct api_action *act,
+                                struct api_response *resp);
+/* Event-loop thread: the only function here that reads or writes *vmm. Consumes *act. */
+void api_execute(struct vmm *vmm, const struct api_vmm_ops *ops, struct api_action *act,
+                 struct api_response *resp);
+/* api_parse() then api_execute() on the calling thread. */
+void api_handle(struct vmm *vmm, const struct api_vmm_ops *ops, const struct api_request *req,
+                struct api_response *resp);
+
+void api_action_free(struct api_action *act);
+void api_response_free(struct api_response *resp);
+
+/* Sets *resp to status with {"fault_message": message}. */
+void api_response_error(struct api_response *resp, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The Firecracker state names of GET /: "Not started", "Running", "Paused". */
+const char *api_state_name(int vmm_state);
+
+#endif
