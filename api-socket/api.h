@@ -4,8 +4,8 @@
  * The server runs in its own thread with its own epoll: it accepts clients, parses HTTP/1.1
  * (keep-alive, pipelining), validates JSON bodies into typed requests on that thread, and
  * hands each request to the event loop with evloop_call_sync(vmm->loop, ...), which is the
- * only place VM state is read or written. See api_routes.h for the endpoints and
- * docs/api.md for the Firecracker-compatibility choices.
+ * only place VM state is read or written. See api_routes.h for the endpoints and the
+ * Firecracker-compatibility choices, api_http.h for the HTTP limits.
  */
 #ifndef WISP_API_H
 #define WISP_API_H
