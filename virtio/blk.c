@@ -353,8 +353,8 @@ static void process_queue(struct blk_dev *b)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			log_warn("drive %s: the guest broke its virtqueue; device needs reset",
-			         b->id);
+			log_debug("drive %s: the guest broke its virtqueue; device needs reset",
+			          b->id);
 			virtio_mmio_needs_reset(b->t);
 			break;
 		}
@@ -409,7 +409,8 @@ static int blk_activate(void *dev, uint64_t features)
 
 	(void)features;
 	if (!virtq_ready(blk_queue(b))) {
-		log_warn("drive %s: driver started the device without its queue", b->id);
+		/* guest-triggered: a metric and a debug line, no log flooding */
+		log_debug("drive %s: driver started the device without its queue", b->id);
 		return -1;
 	}
 	b->active = true;
