@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef WISP_VERSION
+#define WISP_VERSION "0.1.0"
+#endif
+
 #define CONFIG_MAX_VCPUS  32
 #define CONFIG_MAX_DRIVES 16
 #define CONFIG_MAX_NETS   8

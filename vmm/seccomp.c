@@ -136,6 +136,8 @@ static const struct seccomp_entry seccomp_vcpu[] = {
     IOCTL(KVM_GET_TSC_KHZ, "snapshot save (the TSC frequency travels with the snapshot)"),
     IOCTL(KVM_KVMCLOCK_CTRL, "pause: tell the guest its clock stopped (no soft lockups)"),
     IOCTL(KVM_IRQ_LINE, "legacy devices (serial, i8042) raising their line on a register write"),
+    ALLOW(getpid, "pthread_kill() asks for the tgid before tgkill"),
+    TGKILL_SELF("vm_request_stop() on a guest reset or vCPU error kicks the other vCPUs"),
 };
 
 /* The event-loop thread: devices' real work, timers, API requests, snapshots. */

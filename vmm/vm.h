@@ -19,10 +19,13 @@
 #include "vmm/guest_mem.h"
 
 struct evloop;
+struct kvm_host;
 struct vcpu;
 
 #define VM_MAX_DEVICES 48
 #define VM_CMDLINE_EXTRA_MAX 2048
+
+enum vm_thread_role { VM_THREAD_VCPU };
 
 struct vm_device {
 	const struct device_ops *ops;
@@ -32,9 +35,8 @@ struct vm_device {
 struct vm {
 	const struct vm_config *config; /* owned by the caller, outlives the vm */
 	struct evloop *loop;
-	int kvm_fd;
+	const struct kvm_host *host; /* /dev/kvm and its capabilities, outlives the vm */
 	int vm_fd;
-	int vcpu_mmap_size;
 	struct guest_mem mem;
 	struct bus pio;
 	struct bus mmio;
@@ -49,9 +51,25 @@ struct vm {
 	/* Appended to the guest command line by devices (virtio_mmio.device=...). */
 	char cmdline_extra[VM_CMDLINE_EXTRA_MAX];
 
+	/* Pause: vm_pause() sets paused, kicks every vCPU and waits until each is parked. */
 	atomic_bool paused;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
 	atomic_int exit_code; /* set by whoever stopped the VM first; -1 while running */
+
+	/* Called first thing on each vCPU thread (seccomp filters); may be NULL. */
+	void (*thread_init)(struct vm *vm, enum vm_thread_role role);
 };
+
+/* Builds a VM from a validated config: VM fd, irqchip, RAM, vCPUs, devices, kernel, boot
+ * information. Nothing runs yet. NULL with one message on failure (all undone). Event-loop
+ * thread. */
+struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host,
+		     struct evloop *loop);
+/* Starts every vCPU thread. 0, or -1 (the VM is stopped again). */
+int vm_start(struct vm *vm);
+/* Joins the vCPU threads (after vm_request_stop) and frees everything. */
+void vm_destroy(struct vm *vm);
 
 /* Records a device instance for reset/pause/resume/destroy. 0, or -1 when the table is full. */
 int vm_add_device(struct vm *vm, const struct device_ops *ops, void *dev);

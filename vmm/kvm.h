@@ -1,0 +1,26 @@
+/*
+ * kvm.h - /dev/kvm: opening it, checking what wisp needs, and host facts.
+ */
+#ifndef WISP_KVM_H
+#define WISP_KVM_H
+
+#include <stdbool.h>
+#include <linux/kvm.h>
+
+struct kvm_host {
+	int fd;		     /* /dev/kvm */
+	int vcpu_mmap_size;  /* size of each vCPU's struct kvm_run mapping */
+	int max_vcpus;
+	bool pvm;	     /* kvm_pvm: guest kernel mode is emulated unless the guest is PVM-aware */
+	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, malloc'd */
+	struct kvm_msr_list *msr_list;	    /* KVM_GET_MSR_INDEX_LIST, malloc'd (snapshots) */
+};
+
+/* Opens /dev/kvm and checks the API version and every capability wisp uses. On failure prints
+ * one message ("/dev/kvm: no such device: is the kvm module loaded?") and returns -1. */
+int kvm_host_open(struct kvm_host *host);
+void kvm_host_close(struct kvm_host *host);
+/* True when /dev/kvm is PVM (module kvm_pvm loaded). */
+bool kvm_host_is_pvm(void);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * main.c - wisp's entry point: parse the command line, configure, serve the API, run the event
+ * loop until the guest or a signal stops the VM, tear down.
+ *
+ * Exit codes: 0 when the guest reset, shut down or triple-faulted, or wisp was asked to stop
+ * (SIGTERM/SIGINT); 1 on any error, after one message on stderr. stdout carries only the
+ * guest's serial console.
+ */
+#include "api-socket/api.h"
+#include "vmm/cli.h"
+#include "vmm/config_json.h"
+#include "vmm/console.h"
+#include "vmm/evloop.h"
+#include "vmm/log.h"
+#include "vmm/metrics.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+#include "vmm/vmm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+struct signal_watch {
+	int fd;
+	struct vmm *vmm;
+};
+
+/* SIGTERM/SIGINT/SIGHUP: stop the VM cleanly (vCPUs kicked and joined, output flushed). */
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct signal_watch *w = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("signal %u: stopping", si.ssi_signo);
+	if (w->vmm->vm)
+		vm_request_stop(w->vmm->vm, 0);
+	else
+		evloop_stop(w->vmm->loop, 0);
+}
+
+static int setup_signals(struct signal_watch *w)
+{
+	sigset_t set;
+
+	/* Blocked in every thread (all threads are created after this) and read through a
+	 * signalfd by the event loop. SIGPIPE: a closed API client or console is an EPIPE. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	w->fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (w->fd < 0)
+		return -1;
+	return evloop_add(w->vmm->loop, w->fd, EPOLLIN, on_signal, w);
+}
+
+static int apply_logging(const struct cli_options *opts)
+{
+	static const char *const levels[] = {"Error", "Warning", "Info", "Debug"};
+
+	if (opts->level) {
+		size_t i;
+
+		for (i = 0; i < 4; i++)
+			if (!strcasecmp(opts->level, levels[i]))
+				break;
+		if (i == 4) {
+			log_error("--level: '%s' is not Error, Warning, Info or Debug", opts->level);
+			return -1;
+		}
+		log_set_level((enum log_level)i);
+	}
+	if (opts->log_path && log_set_path(opts->log_path) < 0) {
+		log_error("--log-path %s: %s", opts->log_path, strerror(errno));
+		return -1;
+	}
+	if (opts->metrics_path && metrics_set_path(opts->metrics_path) < 0) {
+		log_error("--metrics-path %s: %s", opts->metrics_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct vmm vmm;
+	struct cli_options opts;
+	struct signal_watch sigw = {.fd = -1, .vmm = &vmm};
+	const char *api_path;
+	char err[512];
+	int rc, code = 1;
+
+	config_init(&vmm.config);
+	rc = cli_parse(argc, argv, &opts, &vmm.config);
+	if (rc != 0) {
+		config_free(&vmm.config);
+		return rc > 0 ? 0 : 1;
+	}
+	snprintf(vmm.id, sizeof(vmm.id), "%s", opts.id ? opts.id : "anonymous-instance");
+	vmm.seccomp = !opts.no_seccomp;
+	if (opts.no_seccomp)
+		log_warn("--no-seccomp: system-call filters are off; never use this in production");
+	if (apply_logging(&opts) < 0)
+		goto out_config;
+	if (opts.config_file &&
+	    config_json_load_file(&vmm.config, opts.config_file, err, sizeof(err)) < 0) {
+		log_error("config file %s: %s", opts.config_file, err);
+		goto out_config;
+	}
+	vmm.loop = evloop_create();
+	if (!vmm.loop || vcpu_signal_init() < 0 || setup_signals(&sigw) < 0) {
+		log_error("event loop setup failed: %s", strerror(errno));
+		goto out_loop;
+	}
+	api_path = cli_api_socket(&opts);
+	if (api_path && api_server_start(&vmm, api_path, err, sizeof(err)) < 0) {
+		log_error("API socket %s: %s", api_path, err);
+		goto out_loop;
+	}
+	console_init(STDIN_FILENO, STDOUT_FILENO);
+	if (opts.config_file || opts.kernel_given) {
+		if (vmm_start(&vmm, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			goto out_api;
+		}
+	}
+	code = evloop_run(vmm.loop);
+out_api:
+	if (api_path)
+		api_server_stop();
+	if (vmm.vm) {
+		/* Makes sure every vCPU leaves KVM_RUN, then joins and frees; flushes the console. */
+		vm_request_stop(vmm.vm, code);
+		code = atomic_load(&vmm.vm->exit_code);
+		vm_destroy(vmm.vm);
+	}
+	console_restore();
+out_loop:
+	if (sigw.fd >= 0)
+		close(sigw.fd);
+	evloop_destroy(vmm.loop);
+out_config:
+	config_free(&vmm.config);
+	return code;
+}

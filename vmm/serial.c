@@ -1,0 +1,429 @@
+/*
+ * serial.c - 16550A UART (see serial.h). Register layout and bits: the PC16550D data sheet and
+ * Linux's include/uapi/linux/serial_reg.h.
+ *
+ * What Linux's 8250 driver relies on and this model provides: scratch register, divisor latch,
+ * FIFO detection through IIR bits 7:6, loopback (MCR bit 4: THR -> RBR, MCR -> MSR) used by
+ * its probe, THRE interrupts raised when enabled and after each transmitted byte, RDA
+ * interrupts while input is waiting, and IRQ gating by MCR OUT2 as on a PC.
+ */
+#include "vmm/serial.h"
+#include "vmm/device.h"
+#include "vmm/evloop.h"
+#include "vmm/layout.h"
+#include "vmm/log.h"
+#include "vmm/console.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <linux/serial_reg.h>
+
+#define SERIAL_BUF_SIZE 65536 /* each direction; a power of two */
+
+struct serial_ring {
+	uint8_t data[SERIAL_BUF_SIZE];
+	uint32_t head; /* next byte to take */
+	uint32_t tail; /* next free slot; tail - head = bytes queued (free-running) */
+};
+
+struct serial {
+	pthread_mutex_t lock;
+	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	bool fifo_enabled;
+	bool thre_pending; /* THR-empty interrupt latched until IIR read or THR write */
+	int irq_level;
+	struct serial_ring in, out;
+	void (*irq)(void *opaque, int level);
+	void (*kick)(void *opaque);
+	void *opaque;
+	/* Device glue (NULL in unit tests). */
+	struct vm *vm;
+	int kick_fd;
+	bool input_paused;
+	unsigned long overruns; /* THR writes while the output buffer was full */
+};
+
+static uint32_t ring_used(const struct serial_ring *r)
+{
+	return r->tail - r->head;
+}
+
+static bool ring_put(struct serial_ring *r, uint8_t b)
+{
+	if (ring_used(r) == SERIAL_BUF_SIZE)
+		return false;
+	r->data[r->tail++ % SERIAL_BUF_SIZE] = b;
+	return true;
+}
+
+static bool ring_get(struct serial_ring *r, uint8_t *b)
+{
+	if (ring_used(r) == 0)
+		return false;
+	*b = r->data[r->head++ % SERIAL_BUF_SIZE];
+	return true;
+}
+
+static bool loopback(const struct serial *s)
+{
+	return s->mcr & UART_MCR_LOOP;
+}
+
+/* Recomputes the interrupt line; called with the lock held after every state change. */
+static void serial_update_irq(struct serial *s)
+{
+	bool pending = ((s->ier & UART_IER_RDI) && ring_used(&s->in)) ||
+		       ((s->ier & UART_IER_THRI) && s->thre_pending);
+	/* On a PC the UART's interrupt reaches the PIC only through OUT2. */
+	int level = pending && (s->mcr & UART_MCR_OUT2) && !loopback(s);
+
+	if (level != s->irq_level) {
+		s->irq_level = level;
+		if (s->irq)
+			s->irq(s->opaque, level);
+	}
+}
+
+static uint8_t serial_iir(struct serial *s)
+{
+	uint8_t fifo = s->fifo_enabled ? 0xc0 : 0;
+
+	if ((s->ier & UART_IER_RDI) && ring_used(&s->in))
+		return UART_IIR_RDI | fifo;
+	if ((s->ier & UART_IER_THRI) && s->thre_pending) {
+		/* Reading IIR with THRE as the source clears it (16550 data sheet). */
+		s->thre_pending = false;
+		return UART_IIR_THRI | fifo;
+	}
+	return UART_IIR_NO_INT | fifo;
+}
+
+static uint8_t serial_msr(const struct serial *s)
+{
+	uint8_t msr = 0;
+
+	if (!loopback(s))
+		return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
+	/* Loopback wires MCR outputs to MSR inputs: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD. */
+	if (s->mcr & UART_MCR_DTR)
+		msr |= UART_MSR_DSR;
+	if (s->mcr & UART_MCR_RTS)
+		msr |= UART_MSR_CTS;
+	if (s->mcr & UART_MCR_OUT1)
+		msr |= UART_MSR_RI;
+	if (s->mcr & UART_MCR_OUT2)
+		msr |= UART_MSR_DCD;
+	return msr;
+}
+
+void serial_reg_read(struct serial *s, unsigned offset, uint8_t *value)
+{
+	bool dlab, was_full;
+
+	pthread_mutex_lock(&s->lock);
+	dlab = s->lcr & UART_LCR_DLAB;
+	switch (offset) {
+	case UART_RX:
+		if (dlab) {
+			*value = s->dll;
+			break;
+		}
+		was_full = ring_used(&s->in) == SERIAL_BUF_SIZE;
+		if (!ring_get(&s->in, value))
+			*value = 0;
+		/* Room again: let the event loop resume reading the console. */
+		if (was_full && s->kick)
+			s->kick(s->opaque);
+		break;
+	case UART_IER:
+		*value = dlab ? s->dlm : s->ier;
+		break;
+	case UART_IIR:
+		*value = serial_iir(s);
+		break;
+	case UART_LCR:
+		*value = s->lcr;
+		break;
+	case UART_MCR:
+		*value = s->mcr;
+		break;
+	case UART_LSR:
+		*value = ring_used(&s->in) ? UART_LSR_DR : 0;
+		/* The transmitter is "empty" while the output buffer has room. */
+		if (ring_used(&s->out) < SERIAL_BUF_SIZE)
+			*value |= UART_LSR_THRE | UART_LSR_TEMT;
+		break;
+	case UART_MSR:
+		*value = serial_msr(s);
+		break;
+	case UART_SCR:
+		*value = s->scr;
+		break;
+	default:
+		*value = 0xff;
+		break;
+	}
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void serial_transmit(struct serial *s, uint8_t value)
+{
+	bool was_empty = ring_used(&s->out) == 0;
+
+	if (loopback(s)) {
+		ring_put(&s->in, value);
+	} else if (!ring_put(&s->out, value)) {
+		s->overruns++;
+	} else if (was_empty && s->kick) {
+		s->kick(s->opaque);
+	}
+	/* Transmission is instant: THR is empty again and, if enabled, interrupts. */
+	s->thre_pending = true;
+}
+
+void serial_reg_write(struct serial *s, unsigned offset, uint8_t value)
+{
+	bool dlab;
+
+	pthread_mutex_lock(&s->lock);
+	dlab = s->lcr & UART_LCR_DLAB;
+	switch (offset) {
+	case UART_TX:
+		if (dlab)
+			s->dll = value;
+		else
+			serial_transmit(s, value);
+		break;
+	case UART_IER:
+		if (dlab) {
+			s->dlm = value;
+		} else {
+			/* Enabling THRI while THR is empty raises the interrupt at once. */
+			if (!(s->ier & UART_IER_THRI) && (value & UART_IER_THRI))
+				s->thre_pending = true;
+			s->ier = value & 0x0f;
+		}
+		break;
+	case UART_FCR:
+		/* FIFO enable is all that is modelled. A receive-FIFO clear does not drop the
+		 * console bytes queued on the host side: they have not "arrived" yet. */
+		s->fifo_enabled = value & UART_FCR_ENABLE_FIFO;
+		break;
+	case UART_LCR:
+		s->lcr = value;
+		break;
+	case UART_MCR:
+		s->mcr = value & 0x1f;
+		break;
+	case UART_SCR:
+		s->scr = value;
+		break;
+	default:
+		/* LSR and MSR are read-only. */
+		break;
+	}
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+size_t serial_input(struct serial *s, const uint8_t *data, size_t len)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (n < len && ring_put(&s->in, data[n]))
+		n++;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+size_t serial_input_room(struct serial *s)
+{
+	size_t room;
+
+	pthread_mutex_lock(&s->lock);
+	room = SERIAL_BUF_SIZE - ring_used(&s->in);
+	pthread_mutex_unlock(&s->lock);
+	return room;
+}
+
+size_t serial_take_output(struct serial *s, uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+	bool was_full;
+
+	pthread_mutex_lock(&s->lock);
+	was_full = ring_used(&s->out) == SERIAL_BUF_SIZE;
+	while (n < len && ring_get(&s->out, &buf[n]))
+		n++;
+	/* Room again after a full buffer: the transmitter becomes empty, which interrupts. */
+	if (was_full && n)
+		s->thre_pending = true;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+struct serial *serial_new(void (*irq)(void *opaque, int level), void (*kick)(void *opaque),
+			  void *opaque)
+{
+	struct serial *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	s->irq = irq;
+	s->kick = kick;
+	s->opaque = opaque;
+	s->kick_fd = -1;
+	/* Power-on values: 8N1 (LCR 0x03 is what firmware leaves), divisor 1 (115200). */
+	s->lcr = UART_LCR_WLEN8;
+	s->dll = 1;
+	return s;
+}
+
+void serial_free(struct serial *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* ---- device glue: PIO ops, console fds on the event loop ---- */
+
+static void serial_pio_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	serial_reg_read(dev, (unsigned)offset, data);
+	if (len > 1)
+		memset(data + 1, 0, len - 1);
+}
+
+static void serial_pio_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)len;
+	serial_reg_write(dev, (unsigned)offset, data[0]);
+}
+
+static void serial_irq(void *opaque, int level)
+{
+	struct serial *s = opaque;
+
+	vm_irq_line(s->vm, PORT_COM1_IRQ, level);
+}
+
+static void serial_kick(void *opaque)
+{
+	struct serial *s = opaque;
+	uint64_t one = 1;
+
+	if (write(s->kick_fd, &one, sizeof(one)) < 0) {
+		/* Counter saturated: the loop is already due to run. */
+	}
+}
+
+/* Writes all pending output to the console. Event-loop thread (or teardown). */
+static void serial_flush(struct serial *s)
+{
+	uint8_t buf[4096];
+	size_t n;
+
+	while ((n = serial_take_output(s, buf, sizeof(buf))) > 0)
+		console_write(buf, n);
+}
+
+static void serial_on_console_input(void *opaque, uint32_t events)
+{
+	struct serial *s = opaque;
+	uint8_t buf[4096];
+	size_t room = serial_input_room(s);
+	ssize_t n;
+
+	(void)events;
+	if (room == 0) {
+		/* Back-pressure: stop reading until the guest drains the queue. */
+		evloop_modify(s->vm->loop, console_input_fd(), 0);
+		s->input_paused = true;
+		return;
+	}
+	n = read(console_input_fd(), buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n > 0) {
+		serial_input(s, buf, (size_t)n);
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		/* End of input: the guest keeps running without a keyboard. */
+		evloop_del(s->vm->loop, console_input_fd());
+	}
+}
+
+static void serial_on_kick(void *opaque, uint32_t events)
+{
+	struct serial *s = opaque;
+	uint64_t count;
+
+	(void)events;
+	if (read(s->kick_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	serial_flush(s);
+	if (s->input_paused && serial_input_room(s) > 0) {
+		s->input_paused = false;
+		evloop_modify(s->vm->loop, console_input_fd(), EPOLLIN);
+	}
+}
+
+static void serial_destroy(void *dev)
+{
+	struct serial *s = dev;
+
+	serial_flush(s);
+	if (console_input_fd() >= 0)
+		evloop_del(s->vm->loop, console_input_fd());
+	if (s->kick_fd >= 0) {
+		evloop_del(s->vm->loop, s->kick_fd);
+		close(s->kick_fd);
+	}
+	serial_free(s);
+}
+
+static const struct device_ops serial_ops = {
+    .name = "serial",
+    .read = serial_pio_read,
+    .write = serial_pio_write,
+    .destroy = serial_destroy,
+};
+
+static int serial_create(struct vm *vm)
+{
+	struct serial *s = serial_new(serial_irq, serial_kick, NULL);
+
+	if (!s)
+		return -1;
+	s->opaque = s;
+	s->vm = vm;
+	s->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->kick_fd < 0 || evloop_add(vm->loop, s->kick_fd, EPOLLIN, serial_on_kick, s) < 0)
+		goto fail;
+	if (console_input_fd() >= 0 &&
+	    evloop_add(vm->loop, console_input_fd(), EPOLLIN, serial_on_console_input, s) < 0)
+		log_debug("serial: console input is not pollable (a file or /dev/null): no guest input");
+	if (bus_register(&vm->pio, PORT_COM1, 8, &serial_ops, s) < 0)
+		goto fail;
+	return vm_add_device(vm, &serial_ops, s);
+fail:
+	log_error("serial: setup failed");
+	serial_destroy(s);
+	return -1;
+}
+
+static const struct device_type serial_type = {
+    .name = "serial", .order = 10, .create = serial_create};
+DEVICE_TYPE(serial_type);

@@ -1,0 +1,149 @@
+/*
+ * vmm.c - the process-level lifecycle (see vmm.h): start, pause/resume, Ctrl+Alt+Del and the
+ * post-boot updates the API offers. Everything here runs on the event-loop thread.
+ */
+#include "vmm/vmm.h"
+#include "vmm/evloop.h"
+#include "vmm/i8042.h"
+#include "vmm/kvm.h"
+#include "vmm/log.h"
+#include "vmm/seccomp.h"
+#include "vmm/vm.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct kvm_host kvm_host = {.fd = -1};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Runs first on each vCPU thread: its seccomp filter, before the first KVM_RUN. */
+static void vmm_vcpu_thread_init(struct vm *vm, enum vm_thread_role role)
+{
+	int rc;
+
+	(void)vm;
+	(void)role;
+	rc = seccomp_install(SECCOMP_ROLE_VCPU);
+	if (rc < 0) {
+		/* A vCPU never runs unfiltered by accident. */
+		log_error("seccomp: installing the vcpu filter failed: %s", strerror(-rc));
+		_exit(1);
+	}
+}
+
+/* Host facts a config must respect, checked before any KVM object exists. */
+static int vmm_check_host(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t host_mib = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page >> 20 : 0;
+
+	if (host_mib && cfg->mem_size_mib > host_mib)
+		return fail(err, errlen,
+			    "machine-config.mem_size_mib: %llu MiB is more than the host's %llu MiB",
+			    (unsigned long long)cfg->mem_size_mib, (unsigned long long)host_mib);
+	if (kvm_host.max_vcpus > 0 && cfg->vcpu_count > (unsigned)kvm_host.max_vcpus)
+		return fail(err, errlen, "machine-config.vcpu_count: %u is more than KVM allows (%d)",
+			    cfg->vcpu_count, kvm_host.max_vcpus);
+	if (!cfg->kernel_image_path)
+		return fail(err, errlen, "boot-source: no kernel_image_path configured");
+	return 0;
+}
+
+int vmm_start(struct vmm *vmm, char *err, size_t errlen)
+{
+	static bool pvm_warned;
+
+	if (vmm->state != VMM_NOT_STARTED)
+		return fail(err, errlen, "the microVM is already running");
+	if (config_validate(&vmm->config, err, errlen) < 0)
+		return -1;
+	if (kvm_host.fd < 0 && kvm_host_open(&kvm_host) < 0)
+		return fail(err, errlen, "/dev/kvm is not usable (see the log)");
+	if (vmm_check_host(&vmm->config, err, errlen) < 0)
+		return -1;
+	if (kvm_host.pvm && !pvm_warned) {
+		pvm_warned = true;
+		log_warn("/dev/kvm is PVM (kvm_pvm): guest kernel code of a non-PVM kernel is "
+			 "emulated and runs about 1000x slower; PVM-enabled guests run at full speed");
+	}
+	vmm->vm = vm_create(&vmm->config, &kvm_host, vmm->loop);
+	if (!vmm->vm)
+		return fail(err, errlen, "building the microVM failed (see the log)");
+	if (vmm->seccomp)
+		vmm->vm->thread_init = vmm_vcpu_thread_init;
+	if (vm_start(vmm->vm) < 0)
+		return fail(err, errlen, "starting the vCPUs failed");
+	vmm->state = VMM_RUNNING;
+	if (vmm->seccomp) {
+		int rc = seccomp_install(SECCOMP_ROLE_VMM);
+
+		if (rc < 0) {
+			log_error("seccomp: installing the vmm filter failed: %s", strerror(-rc));
+			vm_request_stop(vmm->vm, 1);
+			return fail(err, errlen, "seccomp setup failed");
+		}
+	}
+	return 0;
+}
+
+int vmm_pause(struct vmm *vmm, char *err, size_t errlen)
+{
+	if (vmm->state == VMM_NOT_STARTED)
+		return fail(err, errlen, "the microVM is not running");
+	if (vmm->state == VMM_PAUSED)
+		return 0;
+	if (vm_pause(vmm->vm) < 0)
+		return fail(err, errlen, "the microVM stopped while pausing");
+	vmm->state = VMM_PAUSED;
+	return 0;
+}
+
+int vmm_resume(struct vmm *vmm, char *err, size_t errlen)
+{
+	if (vmm->state == VMM_NOT_STARTED)
+		return fail(err, errlen, "the microVM is not running");
+	if (vmm->state == VMM_RUNNING)
+		return 0;
+	vm_resume(vmm->vm);
+	vmm->state = VMM_RUNNING;
+	return 0;
+}
+
+int vmm_send_ctrl_alt_del(struct vmm *vmm, char *err, size_t errlen)
+{
+	if (vmm->state == VMM_NOT_STARTED)
+		return fail(err, errlen, "the microVM is not running");
+	if (i8042_send_ctrl_alt_del(vmm->vm) < 0)
+		return fail(err, errlen, "the microVM has no i8042 keyboard controller");
+	return 0;
+}
+
+int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
+		     const struct rate_limiter_config *limiter, char *err, size_t errlen)
+{
+	if (vmm->state == VMM_NOT_STARTED)
+		return fail(err, errlen, "the microVM is not running");
+	return blk_update(vmm->vm, drive_id, path, limiter, err, errlen);
+}
+
+int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limiter_config *rx,
+		   const struct rate_limiter_config *tx, char *err, size_t errlen)
+{
+	if (vmm->state == VMM_NOT_STARTED)
+		return fail(err, errlen, "the microVM is not running");
+	return net_update(vmm->vm, iface_id, rx, tx, err, errlen);
+}
