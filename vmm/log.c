@@ -6,10 +6,22 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum log_level current_level = LOG_WARN;
 static int log_fd = 2;
+
+static long long log_start_ns;
+
+/* Runs before main(): the zero of the debug clock is as close to exec as we can get. */
+__attribute__((constructor)) static void log_clock_init(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	log_start_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
@@ -38,7 +50,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > current_level)
 		return;
-	n = snprintf(buf, sizeof(buf), "wisp: %s: ", level_names[level]);
+	if (current_level >= LOG_DEBUG) {
+		/* Debug runs carry a clock: milliseconds of CPU-independent time since start,
+		 * for start-up profiling (the boot timeline in docs/performance.md). */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		n = snprintf(buf, sizeof(buf), "wisp: [%.3f ms] %s: ",
+			     (double)(ts.tv_sec * 1000000000LL + ts.tv_nsec - log_start_ns) / 1e6,
+			     level_names[level]);
+	} else {
+		n = snprintf(buf, sizeof(buf), "wisp: %s: ", level_names[level]);
+	}
 	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
 	va_end(ap);

@@ -147,6 +147,7 @@ out_api:
 		vm_destroy(vmm.vm);
 	}
 	console_restore();
+	log_debug("torn down");
 out_loop:
 	if (sigw.fd >= 0)
 		close(sigw.fd);

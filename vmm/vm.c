@@ -100,7 +100,8 @@ void vm_request_stop(struct vm *vm, int code)
 {
 	int expected = -1;
 
-	atomic_compare_exchange_strong(&vm->exit_code, &expected, code);
+	if (atomic_compare_exchange_strong(&vm->exit_code, &expected, code))
+		log_debug("stopping the VM, exit code %d", code);
 	/* Wake parked vCPUs so they see the stop. */
 	pthread_mutex_lock(&vm->pause_lock);
 	pthread_cond_broadcast(&vm->pause_cond);
@@ -353,8 +354,10 @@ struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host
 	vm->nvcpus = config->vcpu_count;
 	if (vm_create_devices(vm) < 0 || vm_load_guest(vm) < 0)
 		goto fail_join;
+	log_debug("vCPUs, devices and kernel ready");
 	if (memslot_started)
 		pthread_join(job.thread, NULL);
+	log_debug("guest RAM mapped into the VM");
 	if (job.err) {
 		log_error("KVM_SET_USER_MEMORY_REGION failed: %s", strerror(job.err));
 		goto fail;

@@ -80,6 +80,7 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 		log_warn("/dev/kvm is PVM (kvm_pvm): guest kernel code of a non-PVM kernel is "
 			 "emulated and runs about 1000x slower; PVM-enabled guests run at full speed");
 	}
+	log_debug("building the microVM");
 	vmm->vm = vm_create(&vmm->config, &kvm_host, vmm->loop);
 	if (!vmm->vm)
 		return fail(err, errlen, "building the microVM failed (see the log)");
@@ -88,6 +89,7 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 	if (vm_start(vmm->vm) < 0)
 		return fail(err, errlen, "starting the vCPUs failed");
 	vmm->state = VMM_RUNNING;
+	log_debug("vCPUs started");
 	if (vmm->seccomp) {
 		int rc = seccomp_install(SECCOMP_ROLE_VMM);
 
