@@ -2,3 +2,4 @@
 WISP_SRCS += virtio/virtq.c virtio/mmio.c virtio/mmio_kvm.c
 WISP_SRCS += virtio/blk.c virtio/blk_sync.c virtio/blk_uring.c
 FUZZ_TARGETS += fuzz_virtq
+FUZZ_TARGETS += fuzz_blk
