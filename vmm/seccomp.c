@@ -159,6 +159,7 @@ static const struct seccomp_entry seccomp_vmm[] = {
     ALLOW(newfstatat, "fstat() in current glibc"),
     ALLOW(openat, "PATCH /drives backing file, snapshot and log files; bounded by the jail"),
     ALLOW(close, "closing replaced backing files, fds of reset devices"),
+    ALLOW(unlink, "removing the API socket at exit (api_server_stop)"),
     ALLOW(ftruncate, "snapshot memory file size"),
     ALLOW(msync, "snapshot memory file backed by a shared mapping"),
     ALLOW(io_uring_enter, "io_uring block engine submissions and completions"),
@@ -368,10 +369,10 @@ void seccomp_install_sigsys_handler(void)
 /* --- building and loading the filter ------------------------------------------------------ */
 
 /* Adds one entry to ctx. 0 or -errno. */
-static int seccomp_add(scmp_filter_ctx ctx, const struct seccomp_entry *e)
+static int seccomp_add(scmp_filter_ctx ctx, const struct seccomp_entry *e, pid_t pid)
 {
 	uint32_t action = e->errno_ret ? SCMP_ACT_ERRNO((uint32_t)e->errno_ret) : SCMP_ACT_ALLOW;
-	struct scmp_arg_cmp self = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)getpid()};
+	struct scmp_arg_cmp self = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = (uint64_t)pid};
 
 	if (e->self_pid)
 		return seccomp_rule_add_exact_array(ctx, action, e->nr, 1, &self);
@@ -392,7 +393,7 @@ static void seccomp_prepare_thread(void)
 }
 
 /* Compiles role's table with libseccomp into a classic BPF program (malloc'd). 0 or -errno. */
-static int seccomp_compile(enum seccomp_role role, struct sock_fprog *prog)
+static int seccomp_compile(enum seccomp_role role, pid_t pid, struct sock_fprog *prog)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	const struct seccomp_entry *e;
@@ -404,7 +405,7 @@ static int seccomp_compile(enum seccomp_role role, struct sock_fprog *prog)
 	/* A syscall through another ABI (int 0x80, x32) kills the process: never legitimate. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	for (unsigned i = 0; !rc && (e = seccomp_entry_at(role, i)); i++)
-		rc = seccomp_add(ctx, e);
+		rc = seccomp_add(ctx, e, pid);
 	/* libseccomp 2.5 exports to an fd only: a memfd needs no file system in the jail. */
 	if (!rc && (fd = memfd_create("wisp-seccomp", MFD_CLOEXEC)) < 0)
 		rc = -errno;
@@ -439,17 +440,18 @@ static struct {
 /* The cached program of role, compiling it if needed. 0 or -errno. */
 static int seccomp_program(enum seccomp_role role, struct sock_fprog *out)
 {
+	pid_t pid = getpid();
 	int rc = 0;
 
 	pthread_mutex_lock(&seccomp_cache.lock);
-	if (seccomp_cache.pid[role] != getpid()) {
+	if (seccomp_cache.pid[role] != pid) {
 		struct sock_fprog prog;
 
-		rc = seccomp_compile(role, &prog);
+		rc = seccomp_compile(role, pid, &prog);
 		if (!rc) {
 			free(seccomp_cache.prog[role].filter);
 			seccomp_cache.prog[role] = prog;
-			seccomp_cache.pid[role] = getpid();
+			seccomp_cache.pid[role] = pid;
 		}
 	}
 	*out = seccomp_cache.prog[role];

@@ -9,6 +9,14 @@ setup() {
 	cd "$BATS_TEST_DIRNAME/../.."
 	PROBE="${BUILD:-build}/tests/seccomp-probe"
 	[ -x "$PROBE" ] || skip "$PROBE not built (make $PROBE)"
+	WISP_PID=
+	TMP=
+}
+
+teardown() {
+	[ -z "$WISP_PID" ] || kill -9 "$WISP_PID" 2>/dev/null || true
+	exec 7>&- 2>/dev/null || true
+	[ -z "$TMP" ] || rm -rf "$TMP"
 }
 
 # forbidden ROLE CALL NAME: the probe dies with 148 and names syscall NAME and the role.
@@ -68,10 +76,12 @@ allowed() {
 	forbidden vmm kvm-run ioctl
 }
 
-@test "seccomp: signals stay inside the process, and only the VMM thread kicks" {
+@test "seccomp: signals stay inside the process; the API thread sends none" {
 	allowed vmm tgkill-self
+	allowed vcpu tgkill-self # a guest reset stops the other vCPUs
 	forbidden vmm tgkill-other tgkill
-	forbidden vcpu tgkill-self getpid
+	forbidden vcpu tgkill-other tgkill
+	forbidden api tgkill-self getpid
 	forbidden api getpid getpid
 }
 
@@ -89,4 +99,85 @@ allowed() {
 	allowed vcpu kvm-irq-line
 	forbidden vmm accept4 accept4
 	forbidden vcpu read read
+}
+
+# ---- the real wisp with its filters on (the default) ----
+
+need_wisp() {
+	WISP="${BUILD:-build}/wisp"
+	GUEST="$PWD/${BUILD:-build}/guest/wisp-test-guest.elf"
+	[ -x "$WISP" ] || skip "$WISP not built"
+	[ -f "$GUEST" ] || skip "$GUEST not built"
+	[ -c /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
+}
+
+# boot TEST [wisp args]: boots the test guest from the command line; no seccomp report.
+boot() {
+	local t=$1
+	shift
+	run timeout 60 "$WISP" --kernel "$GUEST" --cmdline "console=ttyS0 wisp.test=$t" --no-api \
+		"$@" </dev/null
+	[[ "$output" != *"seccomp"* ]] || { echo "$output"; return 1; }
+	[ "$status" -eq 0 ] || { echo "status $status: $output"; return 1; }
+	[[ "$output" == *"TEST $t PASS"* ]]
+}
+
+@test "seccomp: wisp boots the test guest with filters on (2 vCPUs, reset, shutdown, serial)" {
+	need_wisp
+	boot reset --vcpus 2
+	boot shutdown
+	boot serial
+	boot smp --vcpus 2
+	boot exception
+}
+
+@test "seccomp: virtio-blk under filters, both io engines" {
+	need_wisp
+	local io t
+	TMP=$(mktemp -d /tmp/wisp-seccomp-bats.XXXXXX)
+	for io in sync async; do
+		for t in blk-rw blk-flush blk-many; do
+			truncate -s 4M "$TMP/disk"
+			boot $t --drive "id=rootfs,path=$TMP/disk,io=$io"
+		done
+	done
+}
+
+@test "seccomp: API, pause/resume, PATCH drives, metrics, Ctrl+Alt+Del under filters" {
+	need_wisp
+	command -v curl >/dev/null || skip "curl missing"
+	local d rc
+	TMP=$(mktemp -d /tmp/wisp-seccomp-bats.XXXXXX)
+	d=$TMP
+	mkfifo "$d/in"
+	"$WISP" --api-sock "$d/api.sock" <"$d/in" >"$d/serial" 2>"$d/err" &
+	WISP_PID=$!
+	exec 7>"$d/in"
+	for _ in $(seq 200); do [ -S "$d/api.sock" ] && break; sleep 0.02; done
+	truncate -s 1M "$d/disk"
+	truncate -s 2M "$d/disk2"
+	api() { curl -sf --unix-socket "$d/api.sock" -X "$1" -d "$3" "http://localhost$2" >/dev/null; }
+	api PUT /boot-source '{"kernel_image_path":"'"$GUEST"'","boot_args":"console=ttyS0 wisp.test=echo"}'
+	api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}'
+	api PUT /drives/d1 '{"drive_id":"d1","path_on_host":"'"$d"'/disk","is_root_device":false,"is_read_only":false,"io_engine":"Async"}'
+	api PUT /drives/d2 '{"drive_id":"d2","path_on_host":"'"$d"'/disk","is_root_device":false,"is_read_only":true,"io_engine":"Sync"}'
+	api PUT /metrics '{"metrics_path":"'"$d"'/metrics"}'
+	api PUT /actions '{"action_type":"InstanceStart"}'
+	api PATCH /vm '{"state":"Paused"}'
+	api PATCH /vm '{"state":"Resumed"}'
+	api PUT /actions '{"action_type":"FlushMetrics"}'
+	api PATCH /drives/d1 '{"drive_id":"d1","path_on_host":"'"$d"'/disk2"}'
+	api PATCH /drives/d2 '{"drive_id":"d2","path_on_host":"'"$d"'/disk2"}'
+	api PATCH /drives/d1 '{"drive_id":"d1","rate_limiter":{"ops":{"size":100,"refill_time":100}}}'
+	api PUT /actions '{"action_type":"SendCtrlAltDel"}'
+	printf 'hi\nreset\n' >&7
+	rc=0
+	wait "$WISP_PID" || rc=$?
+	WISP_PID=
+	exec 7>&-
+	cat "$d/err"
+	! grep -q seccomp "$d/err"
+	[ "$rc" -eq 0 ]
+	grep -q 'TEST echo PASS' "$d/serial"
+	[ ! -e "$d/api.sock" ]
 }
