@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# virtio-blk end to end: wisp boots the test guest, whose blk-* tests drive the first virtio-blk
+# device (tests/guest/tests_blk.c); the host side checks the image file afterwards.
+# Needs /dev/kvm and python3 (to check the pattern the guest writes).
+# BUILD selects the build directory (build or build-asan).
+
+setup() {
+	BUILD=${BUILD:-build}
+	WISP=$BUILD/wisp
+	GUEST=$BUILD/guest/wisp-test-guest.elf
+	[ -x "$WISP" ] || skip "$WISP not built"
+	[ -f "$GUEST" ] || skip "$GUEST not built"
+	grep -q blk-many "$GUEST" || skip "guest built without tests/guest/tests_blk.c"
+	[ -w /dev/kvm ] || skip "no usable /dev/kvm"
+	command -v python3 >/dev/null || skip "python3 not installed"
+	IMG=$BATS_TEST_TMPDIR/disk.img
+	truncate -s 1M "$IMG"
+}
+
+teardown() {
+	if [ -n "${WISP_PID:-}" ]; then
+		kill -9 "$WISP_PID" 2>/dev/null || true
+		wait "$WISP_PID" 2>/dev/null || true
+	fi
+}
+
+# boot TEST [DRIVE-OPTIONS] [EXTRA WISP ARGS...]: one run of the guest with IMG as root drive.
+boot() {
+	local t=$1 opts=${2:-}
+	shift 2 || shift $#
+	timeout 30 "$WISP" --no-api --kernel "$GUEST" --cmdline "wisp.test=$t" \
+		--drive "id=rootfs,path=$IMG,root=on$opts" "$@" </dev/null
+}
+
+# check_pattern SECTOR BYTES: the guest's pattern (tests_blk.c: 64-bit words
+# 0x5749535000000000 + sector * 64 + i, little-endian) is in IMG from SECTOR on.
+check_pattern() {
+	python3 - "$IMG" "$1" "$2" <<'PY'
+import struct, sys
+path, sector, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "rb") as f:
+    f.seek(sector * 512)
+    data = f.read(n)
+if len(data) != n:
+    sys.exit("short file")
+for i in range(n // 8):
+    w = struct.unpack_from("<Q", data, 8 * i)[0]
+    if w != 0x5749535000000000 + sector * 64 + i:
+        sys.exit("word %d is %#x" % (i, w))
+PY
+}
+
+@test "blk-rw writes the pattern into the image (Sync and Async engines)" {
+	for io in sync async; do
+		rm -f "$IMG"
+		truncate -s 1M "$IMG"
+		run boot blk-rw ",io=$io"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"TEST blk-rw PASS"* ]]
+		[[ "$output" == *"virtio_mmio.device=4K@0xd0000000:5"* ]]
+		[[ "$output" == *"root=/dev/vda rw"* ]]
+		[[ "$output" == *"BLK dev=0 capacity=2048 ro=0 flush=1"* ]]
+		check_pattern 1 4096
+		# sector 0 and what follows the write are untouched
+		[ "$(head -c 512 "$IMG" | tr -d '\0' | wc -c)" -eq 0 ]
+		[ "$(tail -c +$((1 * 512 + 4096 + 1)) "$IMG" | tr -d '\0' | wc -c)" -eq 0 ]
+	done
+}
+
+@test "blk-flush, blk-id, blk-range and blk-many pass on both engines and cache types" {
+	for io in sync async; do
+		for cache in unsafe writeback; do
+			for t in blk-flush blk-id blk-range blk-many; do
+				run boot "$t" ",io=$io,cache=$cache"
+				echo "$t io=$io cache=$cache: $output"
+				[ "$status" -eq 0 ]
+				[[ "$output" == *"TEST $t PASS"* ]]
+			done
+		done
+	done
+	[[ "$output" == *"BLK_MANY inflight=32 reads ok"* ]]
+	check_pattern 1 $((32 * 512))
+}
+
+@test "blk-id reports the drive id" {
+	run boot blk-id ""
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"BLK_ID rootfs"* ]]
+}
+
+@test "a read-only drive refuses writes and leaves the file untouched" {
+	head -c 1M /dev/urandom >"$IMG"
+	before=$(sha256sum <"$IMG")
+	for io in sync async; do
+		run boot blk-ro ",readonly=on,io=$io"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"BLK dev=0 capacity=2048 ro=1"* ]]
+		[[ "$output" == *"BLK_RO read=0 write=1"* ]]
+		[[ "$output" == *"TEST blk-ro PASS"* ]]
+		[[ "$output" == *"root=/dev/vda ro"* ]]
+	done
+	[ "$(sha256sum <"$IMG")" = "$before" ]
+}
+
+@test "data the guest was told is flushed survives kill -9" {
+	out=$BATS_TEST_TMPDIR/serial
+	"$WISP" --no-api --kernel "$GUEST" --cmdline "wisp.test=blk-flush wisp.arg=7" \
+		--drive "id=rootfs,path=$IMG,root=on,cache=writeback,io=async" </dev/null >"$out" 2>&1 &
+	WISP_PID=$!
+	for _ in $(seq 300); do
+		grep -q "BLK_FLUSH status=0" "$out" && break
+		sleep 0.01
+	done
+	kill -9 "$WISP_PID" 2>/dev/null || true # the guest may have finished already
+	wait "$WISP_PID" 2>/dev/null || true
+	WISP_PID=
+	cat "$out"
+	grep -q "BLK_FLUSH status=0" "$out"
+	check_pattern 7 512
+}
+
+@test "the root device is /dev/vda whatever its place in the configuration" {
+	DATA=$BATS_TEST_TMPDIR/data.img
+	truncate -s 2M "$DATA"
+	run timeout 30 "$WISP" --no-api --kernel "$GUEST" --cmdline "wisp.test=blk-id" \
+		--drive "id=data,path=$DATA" --drive "id=rootfs,path=$IMG,root=on,partuuid=0eadbeef-01" \
+		</dev/null
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"BLK dev=0 capacity=2048"* ]]
+	[[ "$output" == *"BLK_ID rootfs"* ]]
+	[[ "$output" == *"virtio_mmio.device=4K@0xd0000000:5 root=PARTUUID=0eadbeef-01 rw virtio_mmio.device=4K@0xd0001000:6"* ]]
+	# and the second device is the data drive
+	run timeout 30 "$WISP" --no-api --kernel "$GUEST" --cmdline "wisp.test=blk-id wisp.dev=1" \
+		--drive "id=data,path=$DATA" --drive "id=rootfs,path=$IMG,root=on" </dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"BLK_ID data"* ]]
+}
+
+@test "a missing image is one clear error and exit code 1" {
+	run timeout 30 "$WISP" --no-api --kernel "$GUEST" --cmdline "wisp.test=blk-id" \
+		--drive "id=rootfs,path=$BATS_TEST_TMPDIR/nonexistent.img,root=on" </dev/null
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"drive rootfs"*"nonexistent.img"* ]]
+}
