@@ -146,3 +146,32 @@ PY
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"drive rootfs"*"nonexistent.img"* ]]
 }
+
+@test "PATCH /drives after boot swaps the image and the rate limiter; a bad path is a 400" {
+	command -v curl >/dev/null || skip "curl not installed"
+	SOCK=$BATS_TEST_TMPDIR/api.sock
+	NEW=$BATS_TEST_TMPDIR/new.img
+	METRICS=$BATS_TEST_TMPDIR/metrics.json
+	truncate -s 2M "$NEW"
+	"$WISP" --api-sock "$SOCK" --kernel "$GUEST" --metrics-path "$METRICS" \
+		--cmdline "wisp.test=counter wisp.count=0 wisp.arg=100" \
+		--drive "id=rootfs,path=$IMG,root=on,io=async" </dev/null >/dev/null 2>&1 &
+	WISP_PID=$!
+	for _ in $(seq 200); do
+		[ -S "$SOCK" ] && break
+		sleep 0.01
+	done
+	api() { curl -s -w ' %{http_code}' --unix-socket "$SOCK" -X "$1" "http://localhost$2" -d "$3"; }
+	run api PATCH /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$NEW\"}"
+	[[ "$output" == *" 204" ]]
+	run api PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/nonexistent/x.img"}'
+	echo "$output"
+	[[ "$output" == *"drive rootfs"*"/nonexistent/x.img"*" 400" ]]
+	run api PATCH /drives/rootfs \
+		'{"drive_id":"rootfs","rate_limiter":{"ops":{"size":100,"refill_time":1000}}}'
+	[[ "$output" == *" 204" ]]
+	run api PUT /actions '{"action_type":"FlushMetrics"}'
+	[[ "$output" == *" 204" ]]
+	grep -q '"block_rootfs":{[^}]*"update_count":2' "$METRICS"
+	grep -q '"block_rootfs":{[^}]*"update_fails":1' "$METRICS"
+}
