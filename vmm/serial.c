@@ -48,6 +48,7 @@ struct serial {
 	struct vm *vm;
 	int kick_fd;
 	bool input_paused;
+	bool input_is_file; /* regular file: not pollable, read whenever there is room */
 	unsigned long overruns; /* THR writes while the output buffer was full */
 };
 
@@ -342,6 +343,25 @@ static void serial_flush(struct serial *s)
 		console_write(buf, n);
 }
 
+/* Reads console input into the queue until it is full or the file ends (regular files only:
+ * they cannot be polled, and are always readable). */
+static void serial_read_file_input(struct serial *s)
+{
+	uint8_t buf[4096];
+	size_t room;
+	ssize_t n;
+
+	while ((room = serial_input_room(s)) > 0) {
+		n = read(console_input_fd(), buf, room < sizeof(buf) ? room : sizeof(buf));
+		if (n <= 0) {
+			s->input_is_file = false; /* end of file (or error): no more input */
+			return;
+		}
+		serial_input(s, buf, (size_t)n);
+	}
+	s->input_paused = true; /* full: the guest's reads kick us for more */
+}
+
 static void serial_on_console_input(void *opaque, uint32_t events)
 {
 	struct serial *s = opaque;
@@ -376,7 +396,10 @@ static void serial_on_kick(void *opaque, uint32_t events)
 	serial_flush(s);
 	if (s->input_paused && serial_input_room(s) > 0) {
 		s->input_paused = false;
-		evloop_modify(s->vm->loop, console_input_fd(), EPOLLIN);
+		if (s->input_is_file)
+			serial_read_file_input(s);
+		else
+			evloop_modify(s->vm->loop, console_input_fd(), EPOLLIN);
 	}
 }
 
@@ -385,7 +408,7 @@ static void serial_destroy(void *dev)
 	struct serial *s = dev;
 
 	serial_flush(s);
-	if (console_input_fd() >= 0)
+	if (console_input_fd() >= 0 && !s->input_is_file)
 		evloop_del(s->vm->loop, console_input_fd());
 	if (s->kick_fd >= 0) {
 		evloop_del(s->vm->loop, s->kick_fd);
@@ -412,9 +435,17 @@ static int serial_create(struct vm *vm)
 	s->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->kick_fd < 0 || evloop_add(vm->loop, s->kick_fd, EPOLLIN, serial_on_kick, s) < 0)
 		goto fail;
-	if (console_input_fd() >= 0 &&
-	    evloop_add(vm->loop, console_input_fd(), EPOLLIN, serial_on_console_input, s) < 0)
-		log_debug("serial: console input is not pollable (a file or /dev/null): no guest input");
+	if (console_input_fd() >= 0) {
+		int rc = evloop_add(vm->loop, console_input_fd(), EPOLLIN, serial_on_console_input, s);
+
+		if (rc == -EPERM) {
+			/* A regular file (or /dev/null): feed it as the guest drains the queue. */
+			s->input_is_file = true;
+			serial_read_file_input(s);
+		} else if (rc < 0) {
+			log_warn("serial: console input cannot be watched: %s", strerror(-rc));
+		}
+	}
 	if (bus_register(&vm->pio, PORT_COM1, 8, &serial_ops, s) < 0)
 		goto fail;
 	return vm_add_device(vm, &serial_ops, s);

@@ -1,0 +1,249 @@
+#!/usr/bin/env bats
+# Booting the test guest end to end: every image format and boot protocol, what the guest sees
+# (RAM, command line, vCPUs, console input), how wisp exits, and every kind of bad input.
+# BUILD selects the build directory (build or build-asan).
+
+setup() {
+	BUILD=${BUILD:-build}
+	WISP=$BUILD/wisp
+	ELF=$BUILD/guest/wisp-test-guest.elf
+	BZ=$BUILD/guest/wisp-test-guest.bzImage
+	TMP=$(mktemp -d)
+	[ -e /dev/kvm ] || skip "no /dev/kvm"
+}
+
+teardown() {
+	rm -rf "$TMP"
+}
+
+# Boots the guest with test $1 and extra wisp arguments; stdout in $TMP/out, stderr in $TMP/err.
+boot() {
+	local t=$1
+	shift
+	timeout 60 "$WISP" --cmdline "console=ttyS0 wisp.test=$t" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+}
+
+@test "ELF via PVH: serial test passes, exit 0" {
+	run boot serial --kernel "$ELF"
+	[ "$status" -eq 0 ]
+	grep -q "boot=pvh" "$TMP/out"
+	grep -q "^SERIAL end" "$TMP/out"
+	grep -q "TEST serial PASS" "$TMP/out"
+}
+
+@test "ELF via the 64-bit Linux boot protocol" {
+	run boot memmap --kernel "$ELF" --boot-protocol linux
+	[ "$status" -eq 0 ]
+	grep -q "boot=linux64" "$TMP/out"
+	grep -q "TEST memmap PASS" "$TMP/out"
+}
+
+@test "bzImage via the 64-bit Linux boot protocol" {
+	run boot memmap --kernel "$BZ"
+	[ "$status" -eq 0 ]
+	grep -q "boot=linux64" "$TMP/out"
+	grep -q "TEST memmap PASS" "$TMP/out"
+}
+
+@test "stdout carries only the guest's console" {
+	run boot reset --kernel "$ELF"
+	[ "$status" -eq 0 ]
+	# Every line on stdout comes from the guest: its banner first, then its own lines.
+	head -n 1 "$TMP/out" | grep -q "^wisp-test-guest: "
+	! grep -q "wisp:" "$TMP/out"
+}
+
+@test "guest RAM equals --mem-mib (E820 via Linux protocol and PVH memmap)" {
+	for mib in 64 128 1000; do
+		for proto in pvh linux; do
+			run boot memmap --kernel "$ELF" --boot-protocol $proto --mem-mib $mib
+			[ "$status" -eq 0 ]
+			# 385 KiB below 1 MiB are reserved: EBDA/MP table and the VGA/ROM hole.
+			grep -q "MEM total_kib=$((mib * 1024 - 385))\$" "$TMP/out"
+		done
+	done
+}
+
+@test "RAM above the 32-bit MMIO hole for a 4 GiB guest" {
+	run boot memmap --kernel "$ELF" --mem-mib 4096
+	[ "$status" -eq 0 ]
+	grep -q "MEMMAP addr=0x100000000 size=0x40000000 type=1" "$TMP/out"
+	grep -q "MEM total_kib=$((4096 * 1024 - 385))\$" "$TMP/out"
+}
+
+@test "command line reaches the guest unchanged" {
+	run timeout 60 "$WISP" --kernel "$ELF" --cmdline "console=ttyS0 wisp.test=cmdline a=1 b=\"two words\" c" </dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'CMDLINE console=ttyS0 wisp.test=cmdline a=1 b="two words" c'* ]]
+}
+
+@test "without --cmdline the guest gets Firecracker's default line" {
+	run timeout 60 "$WISP" --kernel "$ELF" </dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'cmdline="console=ttyS0 reboot=k panic=1 pci=off"'* ]]
+}
+
+@test "every vCPU comes up (1, 2, 4)" {
+	for n in 1 2 4; do
+		run boot smp --kernel "$ELF" --vcpus $n
+		[ "$status" -eq 0 ]
+		grep -q "^CPUS $n" "$TMP/out"
+		grep -q "^CPUS_ONLINE $n" "$TMP/out"
+		grep -q "TEST smp PASS" "$TMP/out"
+	done
+}
+
+@test "every vCPU comes up through the Linux protocol too" {
+	run boot smp --kernel "$BZ" --vcpus 2
+	[ "$status" -eq 0 ]
+	grep -q "^CPUS_ONLINE 2" "$TMP/out"
+}
+
+@test "guest exceptions at CPL0 and CPL3 are the guest's business" {
+	run boot exception --kernel "$ELF"
+	[ "$status" -eq 0 ]
+	grep -q "TEST exception PASS" "$TMP/out"
+}
+
+@test "triple fault (shutdown) exits 0" {
+	run boot shutdown --kernel "$ELF" --level Info
+	[ "$status" -eq 0 ]
+	grep -q "TEST shutdown PASS" "$TMP/out"
+	grep -q "shutdown" "$TMP/err"
+	! grep -q "i8042: guest requested reset" "$TMP/err"
+}
+
+@test "i8042 reset exits 0" {
+	run boot reset --kernel "$ELF" --level Info
+	[ "$status" -eq 0 ]
+	grep -q "i8042: guest requested reset" "$TMP/err"
+}
+
+@test "stdin reaches the guest" {
+	printf 'hello wisp\nsecond line\nreset\n' >"$TMP/in"
+	run timeout 60 "$WISP" --kernel "$ELF" --cmdline "console=ttyS0 wisp.test=echo" <"$TMP/in"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"echo: hello wisp"* ]]
+	[[ "$output" == *"echo: second line"* ]]
+	[[ "$output" == *"TEST echo PASS"* ]]
+}
+
+@test "a burst of console input loses nothing" {
+	# 200 lines of 100 characters arrive faster than the guest reads them.
+	for i in $(seq 1 200); do printf 'line%03d-%095d\n' "$i" 0; done >"$TMP/in"
+	echo reset >>"$TMP/in"
+	# A pipe, not a file: the console must be pollable for input.
+	run bash -c "cat '$TMP/in' | timeout 120 '$WISP' --kernel '$ELF' --cmdline 'console=ttyS0 wisp.test=echo'"
+	[ "$status" -eq 0 ]
+	[ "$(grep -oE 'echo: line[0-9]{3}-0{95}' <<<"$output" | sort -u | wc -l)" -eq 200 ]
+	[[ "$output" == *"echo: line200-"* ]]
+}
+
+@test "SIGTERM stops a running guest cleanly with exit 0" {
+	timeout 60 "$WISP" --kernel "$ELF" --cmdline "console=ttyS0 wisp.test=counter" </dev/null >"$TMP/out" 2>"$TMP/err" &
+	pid=$!
+	for _ in $(seq 1 100); do grep -q "COUNTER 3" "$TMP/out" && break; sleep 0.05; done
+	grep -q "COUNTER 3" "$TMP/out"
+	kill -TERM $pid
+	wait $pid
+}
+
+@test "--config-file boots the guest (Firecracker schema)" {
+	cat >"$TMP/vm.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$ELF", "boot_args": "console=ttyS0 wisp.test=smp"},
+  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256, "smt": false}
+}
+JSON
+	run timeout 60 "$WISP" --config-file "$TMP/vm.json" </dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"CPUS_ONLINE 2"* ]]
+	[[ "$output" == *"TEST smp PASS"* ]]
+}
+
+# ---- bad input: one clear line, exit code 1, never a crash ----
+
+# Runs wisp with arguments and expects exit 1 and an error naming $1 on stderr.
+expect_error() {
+	local needle=$1
+	shift
+	run timeout 60 "$WISP" "$@"
+	echo "status=$status output=$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"error"* ]]
+	[[ "$output" == *"$needle"* ]]
+}
+
+@test "missing kernel" {
+	expect_error "$TMP/nope: No such file" --kernel "$TMP/nope"
+}
+
+@test "kernel that is a directory" {
+	expect_error "not a regular file" --kernel "$TMP"
+}
+
+@test "empty kernel" {
+	: >"$TMP/empty"
+	expect_error "empty" --kernel "$TMP/empty"
+}
+
+@test "garbage kernel" {
+	head -c 65536 /dev/urandom >"$TMP/garbage"
+	expect_error "kernel $TMP/garbage" --kernel "$TMP/garbage"
+}
+
+@test "truncated ELF kernel" {
+	head -c 300 "$ELF" >"$TMP/trunc"
+	expect_error "kernel $TMP/trunc" --kernel "$TMP/trunc"
+}
+
+@test "unreadable kernel (as an unprivileged user)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to switch user"
+	cp "$ELF" "$TMP/k" && chmod 600 "$TMP/k" && chmod 755 "$TMP"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$WISP" --kernel "$TMP/k" --no-seccomp
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Permission denied"* || "$output" == *"permission denied"* ]]
+}
+
+@test "--mem-mib 0" {
+	expect_error "mem-mib" --kernel "$ELF" --mem-mib 0
+}
+
+@test "more memory than the host has" {
+	expect_error "more than the host" --kernel "$ELF" --mem-mib 1000000
+	expect_error "mem_size_mib" --kernel "$ELF" --mem-mib 100000000
+}
+
+@test "--vcpus 0 and 1000" {
+	expect_error "vcpus" --kernel "$ELF" --vcpus 0
+	expect_error "vcpus" --kernel "$ELF" --vcpus 1000
+	expect_error "vcpus" --kernel "$ELF" --vcpus two
+}
+
+@test "command line over the protocol limit" {
+	long=$(head -c 3000 /dev/zero | tr '\0' a)
+	expect_error "command line" --kernel "$ELF" --cmdline "$long"
+	# At the limit (2047 bytes for an ELF kernel) it boots.
+	prefix="console=ttyS0 wisp.test=cmdline "
+	ok="$prefix$(head -c $((2047 - ${#prefix})) /dev/zero | tr '\0' b)"
+	[ ${#ok} -eq 2047 ]
+	expect_error "command line" --kernel "$ELF" --cmdline "${ok}b"
+	run timeout 60 "$WISP" --kernel "$ELF" --cmdline "$ok" </dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"TEST cmdline PASS"* ]]
+}
+
+@test "malformed config files" {
+	echo '{"boot-source": ' >"$TMP/bad.json"
+	expect_error "config file" --config-file "$TMP/bad.json"
+	echo '{"boot-source": {"kernel_image_path": 5}}' >"$TMP/type.json"
+	expect_error "kernel_image_path" --config-file "$TMP/type.json"
+	echo '{"boot-source": {"kernel_image_path": "x"}, "machine-config": {"vcpu_count": 2, "mem_size_mib": 128, "bogus": 1}}' >"$TMP/unknown.json"
+	expect_error "bogus" --config-file "$TMP/unknown.json"
+	expect_error "config file" --config-file "$TMP/missing.json"
+}
+
+@test "unknown option and stray arguments" {
+	expect_error "unknown" --kernal "$ELF"
+	expect_error "unexpected argument" --kernel "$ELF" extra
+}
