@@ -138,14 +138,13 @@ static void teardown(struct virtio_mmio *t)
 static void bus_destroy_op(void *dev)
 {
 	struct virtio_mmio *t = dev;
-	const struct virtio_device_ops *ops = t->ops;
-	void *d = t->dev;
 
+	/* The device first: it may still refer to the transport (queues, counters). */
+	if (t->ops->destroy)
+		t->ops->destroy(t->dev);
 	if (t->irq_assigned && t->vm->vm_fd >= 0)
 		vm_irqfd(t->vm, t->irq_fd, t->irq, false);
 	teardown(t);
-	if (ops->destroy)
-		ops->destroy(d);
 }
 
 static const struct device_ops virtio_mmio_bus_ops = {
