@@ -6,11 +6,12 @@
  *            (+GUEST_CSUM), 4 HOST_TSO4 (+CSUM)
  *   [1], [2] RX / TX queue size, as log2 (mod 9: 1..256)
  *   [3]      number of operations (at most FUZZ_MAX_OPS), then 4 bytes per operation
- *            {op, a, b_lo, b_hi} (see run_op)
+ *            {op, a, b_lo, b_hi} (see run_op: ring updates, notifies, tap frames, resets,
+ *            config reads, rate limits that block for good)
  *   rest     the initial guest RAM image (rings, descriptors, buffers), from address 0
  * The rings sit at fixed addresses; descriptors and buffers point wherever the input says.
  * The tap is a SOCK_DGRAM socketpair; the host side sends frames and drains what TX wrote.
- * Rate limiters stay unlimited so that a run depends on the input only.
+ * Rate limiters are either unlimited or blocked for good, so a run depends on the input only.
  */
 #include <endian.h>
 #include <stdint.h>
@@ -143,11 +144,27 @@ static void host_drain(struct fuzz *f)
 		;
 }
 
+/* A limiter that lets a few frames or bytes through and then blocks for good (refill in
+ * ~1000 years), so that runs stay independent of time. */
+static void limit(struct fuzz *f, uint8_t how)
+{
+	struct rate_limiter_config lim = {0};
+	struct token_bucket_config tb = {.set = true, .size = 1 + how / 4, .refill_time_ms = ~0ULL};
+	char err[128];
+
+	if (how & 2)
+		lim.bandwidth = tb;
+	else
+		lim.ops = tb;
+	net_update(NULL, "fuzz0", how & 1 ? &lim : NULL, how & 1 ? NULL : &lim, err, sizeof(err));
+	(void)f;
+}
+
 static void run_op(struct fuzz *f, const uint8_t *op)
 {
 	uint32_t b = op[2] | (uint32_t)op[3] << 8;
 
-	switch (op[0] % 9) {
+	switch (op[0] % 11) {
 	case 0:
 		avail_add(f, op[1] & 1, op[1] >> 1);
 		break;
@@ -176,6 +193,15 @@ static void run_op(struct fuzz *f, const uint8_t *op)
 	case 8:
 		reg(f, VIRTIO_MMIO_STATUS, 0);
 		virtio_mmio_handle_control(&f->t);
+		break;
+	case 9: {
+		uint8_t buf[8];
+
+		virtio_mmio_read(&f->t, VIRTIO_MMIO_CONFIG + (b % 0x100), buf, 1 + op[1] % 8);
+		break;
+	}
+	case 10:
+		limit(f, op[1]);
 		break;
 	}
 }
