@@ -20,23 +20,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-/*
- * Transitional fallback for vm_ioeventfd_datamatch() (declared in vmm/vm.h, implemented by
- * vm.c). Weak: vm.c's definition replaces it as soon as it exists. Remove once vm.c has it.
- */
-__attribute__((weak)) int vm_ioeventfd_datamatch(struct vm *vm, int fd, uint64_t addr, unsigned len,
-                                                 uint64_t datamatch, bool assign)
-{
-	struct kvm_ioeventfd io = {
-	    .datamatch = datamatch,
-	    .addr = addr,
-	    .len = len,
-	    .fd = fd,
-	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
-	};
-
-	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
-}
 
 struct notify_ctx {
 	struct virtio_mmio *t;

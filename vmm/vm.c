@@ -88,12 +88,30 @@ int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign)
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
 }
 
-int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, unsigned len, bool assign)
+static int vm_ioeventfd_flags(struct vm *vm, int fd, uint64_t addr, unsigned len,
+			      uint64_t datamatch, uint32_t flags, bool assign)
 {
 	struct kvm_ioeventfd io = {
-	    .addr = addr, .len = len, .fd = fd, .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN};
+	    .datamatch = datamatch,
+	    .addr = addr,
+	    .len = len,
+	    .fd = fd,
+	    .flags = flags | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
 
-	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io);
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, unsigned len, bool assign)
+{
+	return vm_ioeventfd_flags(vm, fd, addr, len, 0, 0, assign);
+}
+
+int vm_ioeventfd_datamatch(struct vm *vm, int fd, uint64_t addr, unsigned len,
+			   uint64_t datamatch, bool assign)
+{
+	return vm_ioeventfd_flags(vm, fd, addr, len, datamatch, KVM_IOEVENTFD_FLAG_DATAMATCH,
+				  assign);
 }
 
 void vm_request_stop(struct vm *vm, int code)
