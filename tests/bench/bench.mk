@@ -1,8 +1,12 @@
-# Benchmark tools (run by tests/bench/run.sh).
+# Benchmark tools (run by tests/bench/run.sh through `make bench`).
 #   api_latency  round-trip latency of GET / and PUT /machine-config on one keep-alive
 #                connection to a running wisp --api-sock
-BINS += $(BUILD)/bench/api_latency
+#   boot         launches a command N times (or M in parallel): wall time exec -> exit, peak
+#                RSS, launch rate, API socket readiness; checks exit status and output
+BENCH_TOOLS := api_latency boot
+BENCH_BINS  := $(addprefix $(BUILD)/bench/,$(BENCH_TOOLS))
+BINS += $(BENCH_BINS)
 
-$(BUILD)/bench/api_latency: tests/bench/api_latency.c
+$(BENCH_BINS): $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<

@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh - wisp's benchmarks, run by `make bench` after `make all` (this script
+# builds nothing). Compares wisp with QEMU's microvm machine on the same test guest, in the
+# same run, and prints figures: medians, percentiles and ratios. Benchmarks are not tests:
+# nothing here passes or fails on a figure. The exit status is 1 only when a tool is missing
+# or a run crashed or misbehaved (wrong exit status, expected output missing), since such a
+# figure would be meaningless; 0 otherwise. QEMU and fio are optional (their figures are then
+# "n/a"). What each figure means: docs/benchmarks.md.
+#
+# Environment: BUILD (build directory, default build), BOOT_RUNS (30), QEMU_RUNS (15),
+# LAUNCHES (200), QEMU_LAUNCHES (40), INFLIGHT (2 per online CPU), READY_RUNS (20),
+# API_COUNT (10000 requests of each kind), FIO_RUNTIME (5 s).
+# Output: the log on stdout, and the summary table also in $BUILD/bench/results.txt.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+WISP=$BUILD/wisp
+BOOT=$BUILD/bench/boot
+API_LATENCY=$BUILD/bench/api_latency
+GUEST=$BUILD/guest/wisp-test-guest.elf
+RESULTS=$BUILD/bench/results.txt
+BOOT_RUNS=${BOOT_RUNS:-30}
+QEMU_RUNS=${QEMU_RUNS:-15}
+LAUNCHES=${LAUNCHES:-200}
+QEMU_LAUNCHES=${QEMU_LAUNCHES:-40}
+INFLIGHT=${INFLIGHT:-$((2 * $(nproc)))}
+READY_RUNS=${READY_RUNS:-20}
+API_COUNT=${API_COUNT:-10000}
+FIO_RUNTIME=${FIO_RUNTIME:-5}
+MEM_MIB=128
+
+for f in "$WISP" "$BOOT" "$API_LATENCY" "$GUEST"; do
+	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
+		echo "bench: $f missing: run 'make bench' (or 'make all' first)" >&2
+		exit 1
+	fi
+done
+
+tmp=$(mktemp -d /tmp/wisp-bench.XXXXXX)
+bg_pid=""
+# shellcheck disable=SC2317 # called through the trap
+cleanup() {
+	if [ -n "$bg_pid" ]; then
+		kill "$bg_pid" 2>/dev/null || true
+		wait "$bg_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+failed=0   # set when a run crashed or misbehaved
+rows=()    # summary: "what|wisp|qemu|ratio|target"
+have_qemu=0
+if command -v qemu-system-x86_64 >/dev/null && [ -w /dev/kvm ]; then
+	have_qemu=1
+fi
+
+# The guest's command lines, and the two VMMs' command lines for a guest that stops by itself.
+RESET_CMDLINE="console=ttyS0 wisp.test=reset"
+RESET_PASS="TEST reset PASS"
+wisp_cmd=("$WISP" --kernel "$GUEST" --mem-mib "$MEM_MIB" --vcpus 1 --no-api)
+# QEMU on this host: -cpu host fails on PVM ("failed to set MSR 0x10a"), so the
+# arch-capabilities MSR is left out; ISA serial for COM1; no option ROMs, no RTC.
+# shellcheck disable=SC2054 # the commas belong to QEMU's -M option
+qemu_cmd=(qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off -accel kvm
+	-cpu host,-arch-capabilities -m "$MEM_MIB" -smp 1 -nographic -nodefaults -no-user-config
+	-no-reboot -kernel "$GUEST")
+
+# get KEY LINE: the value of KEY=value in a tool's output line (empty if absent).
+get() {
+	sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+# indent PREFIX: copies stdin to stdout with PREFIX before every line.
+indent() {
+	sed "s/^/$1/"
+}
+
+# ratio A B: A/B with two decimals, or "-" when either is not a positive number.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "-" }'
+}
+
+# kib_to_mib N: KiB as MiB with two decimals.
+kib_to_mib() {
+	awk -v k="$1" 'BEGIN { if (k ~ /^[0-9]+$/) printf "%.2f", k / 1024; else printf "%s", k }'
+}
+
+# boot_tool ARGS...: runs the boot tool, echoes its line, sets $line (empty on a set-up
+# error); a non-zero status marks the benchmark run as failed.
+boot_tool() {
+	local rc=0
+	line=$("$BOOT" "$@" 2>"$tmp/boot.err") || rc=$?
+	echo "  $line"
+	if [ "$rc" -ne 0 ]; then
+		indent '  | ' <"$tmp/boot.err" >&2
+		failed=1
+	fi
+}
+
+# figure KEY: KEY from $line, or FAILED when the tool reported failures.
+figure() {
+	local failures
+	failures=$(get failures "$line")
+	if [ -z "$line" ] || [ "${failures:-1}" != 0 ]; then
+		echo "FAILED"
+	else
+		get "$1" "$line"
+	fi
+}
+
+row() {
+	rows+=("$1|$2|$3|$4|$5")
+}
+
+echo "== wisp benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "host: $(uname -r), $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+if [ -d /sys/module/kvm_pvm ]; then
+	echo "kvm: PVM (kvm_pvm): guest CPL0 code is emulated; memslot changes wait for SRCU (docs/benchmarks.md)"
+fi
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$have_qemu" = 1 ] || echo "qemu: qemu-system-x86_64 or /dev/kvm not available: QEMU figures are n/a"
+
+# --- a) boot: process start -> guest stop ------------------------------------------------------
+echo
+echo "== boot: exec -> exit of a guest that prints \"$RESET_PASS\" and resets (1 vCPU, $MEM_MIB MiB)"
+boot_tool -n "$BOOT_RUNS" -w 2 -e "$RESET_PASS" -l wisp -- "${wisp_cmd[@]}" \
+	--cmdline "$RESET_CMDLINE"
+wisp_boot=$line
+boot_tool -n "$BOOT_RUNS" -w 1 -e "$RESET_PASS" -l wisp-no-seccomp -- "${wisp_cmd[@]}" \
+	--cmdline "$RESET_CMDLINE" --no-seccomp
+wisp_boot_noseccomp=$line
+qemu_boot=""
+if [ "$have_qemu" = 1 ]; then
+	boot_tool -n "$QEMU_RUNS" -w 1 -e "$RESET_PASS" -l qemu-microvm -- "${qemu_cmd[@]}" \
+		-serial stdio -append "$RESET_CMDLINE"
+	qemu_boot=$line
+fi
+line=$wisp_boot
+w_ms=$(figure median_ms) w_p90=$(figure p90_ms) w_cpu=$(figure cpu_ms) w_rss=$(figure rss_kib)
+line=$wisp_boot_noseccomp
+wn_ms=$(figure median_ms)
+q_ms=n/a q_p90=n/a q_cpu=n/a q_rss=n/a
+if [ -n "$qemu_boot" ]; then
+	line=$qemu_boot
+	q_ms=$(figure median_ms) q_p90=$(figure p90_ms) q_cpu=$(figure cpu_ms) q_rss=$(figure rss_kib)
+fi
+# Where one boot's time goes: wisp's own timeline (debug level), for reading the figures above.
+echo "  one wisp boot, wisp's debug timeline (time since exec):"
+"${wisp_cmd[@]}" --cmdline "$RESET_CMDLINE" --level Debug </dev/null 2>&1 >/dev/null |
+	sed -n 's/^wisp: \[\([0-9.]* ms\)\] [a-z]*: /\1  /p' | grep -v PVM | indent '    ' || true
+
+row "boot wall, median (ms)" "$w_ms" "$q_ms" "$(ratio "$q_ms" "$w_ms")" "< 10 (QEMU ~50)"
+row "boot wall, p90 (ms)" "$w_p90" "$q_p90" "$(ratio "$q_p90" "$w_p90")" ""
+row "boot wall, no seccomp, median (ms)" "$wn_ms" "" "" ""
+row "boot CPU user+sys, median (ms)" "$w_cpu" "$q_cpu" "$(ratio "$q_cpu" "$w_cpu")" ""
+row "boot peak RSS, median (KiB)" "$w_rss" "$q_rss" "$(ratio "$q_rss" "$w_rss")" ""
+
+echo
+echo "== creation rate: parallel launches of the same guest, $INFLIGHT in flight"
+boot_tool -j "$LAUNCHES" -p "$INFLIGHT" -e "$RESET_PASS" -l wisp -- "${wisp_cmd[@]}" \
+	--cmdline "$RESET_CMDLINE"
+w_rate=$(figure rate_per_s)
+q_rate=n/a
+if [ "$have_qemu" = 1 ]; then
+	boot_tool -j "$QEMU_LAUNCHES" -p "$INFLIGHT" -e "$RESET_PASS" -l qemu-microvm -- \
+		"${qemu_cmd[@]}" -serial stdio -append "$RESET_CMDLINE"
+	q_rate=$(figure rate_per_s)
+fi
+row "creation rate, $INFLIGHT in flight (/s)" "$w_rate" "$q_rate" "$(ratio "$w_rate" "$q_rate") w/q" \
+	">= 250, no failures"
+
+# --- b) api: socket readiness and request latency ---------------------------------------------
+echo
+echo "== api: exec -> control socket accepts a connection (no guest configured)"
+sock=$tmp/api.sock
+boot_tool -n "$READY_RUNS" -w 1 -s "$sock" -l wisp -- "$WISP" --api-sock "$sock"
+w_ready=$(figure median_ms) w_ready_cpu=$(figure cpu_ms)
+q_ready=n/a q_ready_cpu=n/a
+if [ "$have_qemu" = 1 ]; then
+	# QEMU's nearest equivalent: the QMP socket of a VM created stopped (-S).
+	boot_tool -n "$READY_RUNS" -w 1 -s "$sock" -l qemu-microvm-qmp -- "${qemu_cmd[@]}" \
+		-serial null -S -qmp "unix:$sock,server=on,wait=off"
+	q_ready=$(figure median_ms) q_ready_cpu=$(figure cpu_ms)
+fi
+row "API socket ready, median (ms)" "$w_ready" "$q_ready" "$(ratio "$q_ready" "$w_ready")" "< 2 (FC ~12)"
+row "API socket ready, CPU to SIGTERM exit (ms)" "$w_ready_cpu" "$q_ready_cpu" \
+	"$(ratio "$q_ready_cpu" "$w_ready_cpu")" "(FC <= 8 CPU-ms)"
+
+echo
+echo "== api: request round trip on one keep-alive connection ($API_COUNT of each, wisp only)"
+api_sock=/tmp/wisp-bench-$$.sock
+rm -f "$api_sock"
+"$WISP" --api-sock "$api_sock" </dev/null >"$tmp/api-wisp.out" 2>&1 &
+bg_pid=$!
+for _ in $(seq 200); do
+	[ -S "$api_sock" ] && break
+	sleep 0.01
+done
+get_p99=FAILED put_p99=FAILED get_med=FAILED put_med=FAILED
+if out=$("$API_LATENCY" "$api_sock" "$API_COUNT" 2>&1); then
+	indent '  ' <<<"$out"
+	get_med=$(get median_us "$(grep '^GET /' <<<"$out")")
+	get_p99=$(get p99_us "$(grep '^GET /' <<<"$out")")
+	put_med=$(get median_us "$(grep '^PUT /machine-config' <<<"$out")")
+	put_p99=$(get p99_us "$(grep '^PUT /machine-config' <<<"$out")")
+else
+	indent '  | ' <<<"$out" >&2
+	failed=1
+fi
+kill -TERM "$bg_pid" 2>/dev/null || true
+wait "$bg_pid" || {
+	echo "  wisp --api-sock did not exit cleanly on SIGTERM:" >&2
+	indent '  | ' <"$tmp/api-wisp.out" >&2
+	failed=1
+}
+bg_pid=""
+rm -f "$api_sock"
+row "API GET /, median / p99 (us)" "$get_med / $get_p99" "" "" "p99 < 200"
+row "API PUT /machine-config, median / p99 (us)" "$put_med / $put_p99" "" "" "p99 < 200"
+
+# --- c) memory of a running VM ----------------------------------------------------------------
+# mem_probe LABEL COMMAND...: starts COMMAND (a VMM running the counter guest, one line a
+# second), waits for its first counter line, then prints the RSS split of /proc/PID/status and
+# the RSS of the guest-RAM mapping (the mapping exactly MEM_MIB MiB long) from smaps; sets
+# mem_rss, mem_anon, mem_guest, mem_overhead (KiB).
+mem_probe() {
+	local label=$1 out=$tmp/mem-$1.out pid st
+	shift
+	mem_rss=FAILED mem_anon=FAILED mem_guest=FAILED mem_overhead=FAILED
+	"$@" </dev/null >"$out" 2>&1 &
+	bg_pid=$!
+	pid=$bg_pid
+	for _ in $(seq 500); do
+		grep -q '^COUNTER 0' "$out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	if ! grep -q '^COUNTER 0' "$out"; then
+		echo "  $label: the counter guest did not start:" >&2
+		indent '  | ' <"$out" >&2
+		failed=1
+	else
+		sleep 0.5 # let the VMM settle after the first line
+		st=$(grep -E '^(VmRSS|VmHWM|RssAnon|RssFile|RssShmem):' "/proc/$pid/status" | tr -s ' \t' ' ')
+		mem_guest=$(awk -v want=$((MEM_MIB * 1024)) '
+			/^[0-9a-f]+-[0-9a-f]+ / { size = 0 }
+			/^Size:/ { size = $2 }
+			/^Rss:/ && size == want { rss += $2 }
+			END { print rss + 0 }' "/proc/$pid/smaps")
+		mem_rss=$(awk '/^VmRSS:/ { print $2 }' <<<"$st")
+		mem_anon=$(awk '/^RssAnon:/ { print $2 }' <<<"$st")
+		mem_overhead=$((mem_rss - mem_guest))
+		echo "  mem label=$label $(tr '\n' ' ' <<<"$st" | sed 's/: /=/g; s/ kB/_kib/g')guest_ram_rss_kib=$mem_guest overhead_kib=$mem_overhead"
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	bg_pid=""
+}
+
+echo
+echo "== memory: a running VM (1 vCPU, $MEM_MIB MiB, counter guest at CPL3), from /proc/PID"
+COUNTER_CMDLINE="console=ttyS0 wisp.test=counter wisp.arg=1000"
+mem_probe wisp "${wisp_cmd[@]}" --cmdline "$COUNTER_CMDLINE"
+w_mrss=$mem_rss w_manon=$mem_anon w_mover=$mem_overhead
+q_mrss=n/a q_manon=n/a q_mover=n/a
+if [ "$have_qemu" = 1 ]; then
+	mem_probe qemu-microvm "${qemu_cmd[@]}" -serial stdio -append "$COUNTER_CMDLINE"
+	q_mrss=$mem_rss q_manon=$mem_anon q_mover=$mem_overhead
+fi
+row "running VM: VmRSS (KiB)" "$w_mrss" "$q_mrss" "$(ratio "$q_mrss" "$w_mrss")" ""
+row "running VM: RssAnon (KiB)" "$w_manon" "$q_manon" "$(ratio "$q_manon" "$w_manon")" ""
+row "VMM overhead: VmRSS - guest RAM (MiB)" "$(kib_to_mib "$w_mover")" "$(kib_to_mib "$q_mover")" \
+	"$(ratio "$q_mover" "$w_mover")" "< 2 (FC <= 5)"
+
+# --- d) blk and net ---------------------------------------------------------------------------
+echo
+echo "== blk and net"
+# A guest figure needs a timed I/O loop in the test guest (blk-many and net-echo are
+# functional tests); say so rather than print a number that means something else.
+if grep -aq 'blk-bench' "$GUEST"; then
+	blk_note="not available yet (the guest has blk-bench but run.sh does not drive it yet)"
+else
+	blk_note="not available yet (the test guest has no timed blk loop: blk-many is a 64-request functional test)"
+fi
+echo "  blk: $blk_note"
+echo "  net: not available yet (the test guest has only the functional net-echo test, no throughput loop; a tap device also needs CAP_NET_ADMIN)"
+host_iops=n/a
+if command -v fio >/dev/null && command -v jq >/dev/null; then
+	fio_file=$BUILD/bench/fio-randread.img
+	if fio --name=randread --filename="$fio_file" --rw=randread --bs=4k --iodepth=32 \
+		--ioengine=io_uring --direct=1 --size=64M --runtime="$FIO_RUNTIME" --time_based \
+		--output-format=json >"$tmp/fio.json" 2>"$tmp/fio.err"; then
+		host_iops=$(jq -r '.jobs[0].read.iops | floor' "$tmp/fio.json")
+		echo "  host reference: fio randread 4k QD32 io_uring O_DIRECT on $fio_file: $host_iops IOPS"
+	else
+		echo "  host reference: fio failed:" >&2
+		indent '  | ' <"$tmp/fio.err" >&2
+		failed=1
+	fi
+	rm -f "$fio_file"
+else
+	echo "  host reference: n/a (fio or jq not installed)"
+fi
+row "blk randread 4k QD32 (IOPS)" "n/a" "n/a" "" ">= 70% of host"
+row "host io_uring reference (IOPS)" "$host_iops" "" "" ""
+row "net" "n/a" "n/a" "" ""
+
+# --- summary ----------------------------------------------------------------------------------
+summary() {
+	echo "== summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+	echo "ratio: qemu/wisp (x times lower for wisp) unless marked w/q (x times higher for wisp)"
+	printf '%-44s %14s %10s %8s  %s\n' what wisp qemu ratio target
+	for r in "${rows[@]}"; do
+		IFS='|' read -r what w q rt target <<<"$r"
+		printf '%-44s %14s %10s %8s  %s\n' "$what" "$w" "$q" "$rt" "$target"
+	done
+	echo "blk: $blk_note"
+	if [ "$failed" != 0 ]; then
+		echo "NOTE: some runs failed (see above): their figures are FAILED"
+	fi
+}
+echo
+mkdir -p "$(dirname "$RESULTS")"
+summary | tee "$RESULTS"
+exit "$failed"
