@@ -107,9 +107,10 @@ s.send(b"STOP")
 EOF
 }
 
-# run_flood LIMITER_JSON_FIELD: boots net-echo with that limiter and floods it; sets ECHO_BPS.
-run_flood() {
+# wisp_start LIMITER_JSON_FIELD [WISP_ARGS...]: boots net-echo with that limiter on the NIC.
+wisp_start() {
 	local limiter=$1
+	shift
 	CONFIG=$BATS_TEST_TMPDIR/vm.json
 	cat >"$CONFIG" <<EOF
 {
@@ -120,23 +121,54 @@ run_flood() {
 }
 EOF
 	OUT=$BATS_TEST_TMPDIR/serial.out
-	ip netns exec "$NS" "$WISP" --no-api --config-file "$CONFIG" </dev/null >"$OUT" 2>&1 &
+	ip netns exec "$NS" "$WISP" --config-file "$CONFIG" "$@" </dev/null >"$OUT" 2>&1 &
 	WISP_PID=$!
 	for ((i = 0; i < 300; i++)); do
-		grep -q "NET ready" "$OUT" && break
+		grep -q "NET ready" "$OUT" && return 0
 		sleep 0.1
 	done
+	cat "$OUT"
+	false
+}
+
+# flood: floods the running guest for 6 s at 3 MiB/s (then STOPs it); sets ECHO_BPS.
+flood() {
 	run ip netns exec "$NS" python3 "$FLOOD" "$GUEST_IP" "$PORT" "$PAYLOAD" 6 $((3 * MIB))
 	echo "$output"
 	[ "$status" -eq 0 ]
 	ECHO_BPS=$(sed -n 's/.*echo_bps \([0-9]*\).*/\1/p' <<<"$output")
+}
+
+# wisp_finish: waits for the STOPped guest to end and wisp to exit 0.
+wisp_finish() {
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$WISP_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	wait "$WISP_PID"
+	local rc=0
+	wait "$WISP_PID" || rc=$?
 	WISP_PID=
+	cat "$OUT"
+	[ "$rc" -eq 0 ]
 	grep -q "TEST net-echo PASS" "$OUT"
+}
+
+# run_flood LIMITER_JSON_FIELD: boot, flood, finish.
+run_flood() {
+	wisp_start "$1" --no-api
+	flood
+	wisp_finish
+}
+
+# api METHOD PATH BODY: one request on the API socket; prints the reply, and succeeds when
+# the status code is $WANT.
+api() {
+	local code
+	code=$(curl -s --unix-socket "$SOCK" -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' \
+		-X "$1" -H 'Content-Type: application/json' -d "$3" "http://localhost$2")
+	cat "$BATS_TEST_TMPDIR/body"
+	echo " ($code)"
+	[ "$code" = "$WANT" ]
 }
 
 # A 1 MiB/s bucket of 100 ms: size = MiB / 10 frame bytes per 100 ms.
@@ -163,4 +195,18 @@ within_10_percent() {
 	run_flood ""
 	echo "echoed payload $ECHO_BPS B/s"
 	[ "$ECHO_BPS" -gt $((2 * MIB)) ]
+}
+
+@test "ratelimit: PATCH /network-interfaces replaces the TX limit of a running VM" {
+	command -v curl >/dev/null || skip "curl not installed"
+	SOCK=$BATS_TEST_TMPDIR/api.sock
+	# 100 KiB/s at boot; the PATCH raises it to 1 MiB/s before the flood.
+	wisp_start ', "tx_rate_limiter": {"bandwidth": {"size": 10486, "refill_time": 100}}' \
+		--api-sock "$SOCK"
+	WANT=204 api PATCH /network-interfaces/eth0 "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": $LIMIT}"
+	WANT=400 api PATCH /network-interfaces/nope '{"iface_id": "nope", "rx_rate_limiter": {}}'
+	grep -q "nope" "$BATS_TEST_TMPDIR/body"
+	flood
+	wisp_finish
+	within_10_percent "$ECHO_BPS"
 }
