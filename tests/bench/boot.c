@@ -355,16 +355,17 @@ static int bench_sequential(const struct options *opts)
 	double *cpu = calloc(opts->runs, sizeof(*cpu));
 	long *rss = calloc(opts->runs, sizeof(*rss));
 	unsigned ok = 0;
+	int rc = 2;
 
 	if (!ms || !cpu || !rss) {
 		fprintf(stderr, "boot: out of memory\n");
-		return 2;
+		goto out;
 	}
 	for (unsigned i = 0; i < opts->warmup + opts->runs; i++) {
 		struct result r;
 
 		if (run_once(opts, i, &r) < 0)
-			return 2;
+			goto out;
 		if (i < opts->warmup || !r.ok)
 			continue;
 		ms[ok] = r.ms;
@@ -383,13 +384,18 @@ static int bench_sequential(const struct options *opts)
 	if (ok && !opts->socket)
 		printf(" rss_kib=%ld self_rss_kib=%ld", rss[ok / 2], self_maxrss_kib());
 	printf("\n");
+	rc = ok == opts->runs ? 0 : 1;
+out:
 	free(ms);
 	free(cpu);
 	free(rss);
-	return ok == opts->runs ? 0 : 1;
+	return rc;
 }
 
-/* Parallel mode: keeps opts->inflight children running until opts->launches have run. */
+/*
+ * Parallel mode: keeps opts->inflight children running until opts->launches have run. A
+ * set-up failure stops new launches; the children in flight are still reaped.
+ */
 static int bench_parallel(const struct options *opts)
 {
 	struct child slots[BOOT_MAX_INFLIGHT];
@@ -397,6 +403,7 @@ static int bench_parallel(const struct options *opts)
 	int busy[BOOT_MAX_INFLIGHT] = {0};
 	double *ms = calloc(opts->launches, sizeof(*ms));
 	unsigned started = 0, running = 0, ok = 0, index[BOOT_MAX_INFLIGHT];
+	unsigned launches = opts->launches; /* lowered to 'started' by a set-up failure */
 	uint64_t t0, wall;
 
 	if (!ms) {
@@ -404,14 +411,16 @@ static int bench_parallel(const struct options *opts)
 		return 2;
 	}
 	t0 = now_ns();
-	while (started < opts->launches || running) {
+	while (started < launches || running) {
 		uint64_t now;
 
-		for (unsigned s = 0; s < opts->inflight && started < opts->launches; s++) {
+		for (unsigned s = 0; s < opts->inflight && started < launches; s++) {
 			if (busy[s])
 				continue;
-			if (child_start(opts, &slots[s]) < 0)
-				return 2;
+			if (child_start(opts, &slots[s]) < 0) {
+				launches = started;
+				break;
+			}
 			busy[s] = 1;
 			index[s] = started++;
 			running++;
@@ -419,9 +428,10 @@ static int bench_parallel(const struct options *opts)
 		for (unsigned s = 0; s < opts->inflight; s++)
 			pfds[s] =
 			    (struct pollfd){.fd = busy[s] ? slots[s].pidfd : -1, .events = POLLIN};
+		/* On a poll failure, children are still reaped by the timeout below. */
 		if (poll(pfds, opts->inflight, 100) < 0 && errno != EINTR) {
 			perror("boot: poll");
-			return 2;
+			launches = started;
 		}
 		now = now_ns();
 		for (unsigned s = 0; s < opts->inflight; s++) {
@@ -442,12 +452,14 @@ static int bench_parallel(const struct options *opts)
 	qsort(ms, ok, sizeof(*ms), cmp_double);
 	printf("parallel label=%s launches=%u inflight=%u ok=%u failures=%u wall_s=%.3f "
 	       "rate_per_s=%.1f",
-	       opts->label, opts->launches, opts->inflight, ok, opts->launches - ok, wall / 1e9,
+	       opts->label, launches, opts->inflight, ok, launches - ok, wall / 1e9,
 	       ok / (wall / 1e9));
 	if (ok)
 		printf(" median_ms=%.2f p90_ms=%.2f", median(ms, ok), percentile(ms, ok, 90));
 	printf("\n");
 	free(ms);
+	if (launches < opts->launches)
+		return 2;
 	return ok == opts->launches ? 0 : 1;
 }
 

@@ -88,23 +88,25 @@ kib_to_mib() {
 	awk -v k="$1" 'BEGIN { if (k ~ /^[0-9]+$/) printf "%.2f", k / 1024; else printf "%s", k }'
 }
 
-# boot_tool ARGS...: runs the boot tool, echoes its line, sets $line (empty on a set-up
-# error); a non-zero status marks the benchmark run as failed.
+# boot_tool ARGS...: runs the boot tool, echoes its line and sets $line; a non-zero status
+# (a failed run, or a set-up error) marks the benchmark run as failed and is appended to $line
+# as tool_status=N.
 boot_tool() {
 	local rc=0
 	line=$("$BOOT" "$@" 2>"$tmp/boot.err") || rc=$?
 	echo "  $line"
 	if [ "$rc" -ne 0 ]; then
 		indent '  | ' <"$tmp/boot.err" >&2
+		line="$line tool_status=$rc"
 		failed=1
 	fi
 }
 
-# figure KEY: KEY from $line, or FAILED when the tool reported failures.
+# figure KEY: KEY from $line, or FAILED when the tool failed or reported failures.
 figure() {
 	local failures
 	failures=$(get failures "$line")
-	if [ -z "$line" ] || [ "${failures:-1}" != 0 ]; then
+	if [ -n "$(get tool_status "$line")" ] || [ "${failures:-1}" != 0 ]; then
 		echo "FAILED"
 	else
 		get "$1" "$line"
@@ -169,8 +171,9 @@ if [ "$have_qemu" = 1 ]; then
 		"${qemu_cmd[@]}" -serial stdio -append "$RESET_CMDLINE"
 	q_rate=$(figure rate_per_s)
 fi
-row "creation rate, $INFLIGHT in flight (/s)" "$w_rate" "$q_rate" "$(ratio "$w_rate" "$q_rate") w/q" \
-	">= 250, no failures"
+rate_ratio=$(ratio "$w_rate" "$q_rate")
+[ "$rate_ratio" = - ] || rate_ratio="$rate_ratio w/q"
+row "creation rate, $INFLIGHT in flight (/s)" "$w_rate" "$q_rate" "$rate_ratio" ">= 250, no failures"
 
 # --- b) api: socket readiness and request latency ---------------------------------------------
 echo
