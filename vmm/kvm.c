@@ -113,6 +113,7 @@ int kvm_host_open(struct kvm_host *host)
 		goto fail;
 	}
 	host->pvm = kvm_host_is_pvm();
+	host->has_xcrs = ioctl(host->fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 	return 0;
 fail:
 	kvm_host_close(host);

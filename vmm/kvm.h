@@ -11,7 +11,8 @@ struct kvm_host {
 	int fd;		     /* /dev/kvm */
 	int vcpu_mmap_size;  /* size of each vCPU's struct kvm_run mapping */
 	int max_vcpus;
-	bool pvm;	     /* kvm_pvm: guest kernel mode is emulated unless the guest is PVM-aware */
+	bool pvm;
+	bool has_xcrs;	     /* KVM_CAP_XCRS: XCR0 can be set */	     /* kvm_pvm: guest kernel mode is emulated unless the guest is PVM-aware */
 	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, malloc'd */
 	struct kvm_msr_list *msr_list;	    /* KVM_GET_MSR_INDEX_LIST, malloc'd (snapshots) */
 };

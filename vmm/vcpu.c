@@ -82,6 +82,18 @@ static int vcpu_set_fpu(struct vcpu *vcpu)
 	return ioctl(vcpu->fd, KVM_SET_FPU, &fpu);
 }
 
+/* XCR0 = x87 only, its architectural reset value: the guest enables SSE/AVX state itself with
+ * XSETBV once it has set CR4.OSXSAVE. Set explicitly so a vCPU's boot state never depends on
+ * what KVM happened to initialise. Skipped where KVM has no XCR support. */
+static int vcpu_set_xcrs(struct vcpu *vcpu)
+{
+	struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs[0] = {.xcr = 0, .value = 1}};
+
+	if (!vcpu->vm->host->has_xcrs)
+		return 0;
+	return ioctl(vcpu->fd, KVM_SET_XCRS, &xcrs);
+}
+
 static void lapic_set_mode(struct kvm_lapic_state *lapic, unsigned reg, uint32_t mode)
 {
 	uint32_t v;
@@ -131,6 +143,9 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index)
 		goto fail;
 	step = "KVM_SET_FPU";
 	if (vcpu_set_fpu(vcpu) < 0)
+		goto fail;
+	step = "KVM_SET_XCRS";
+	if (vcpu_set_xcrs(vcpu) < 0)
 		goto fail;
 	step = "KVM_SET_LAPIC";
 	if (vcpu_set_lapic(vcpu) < 0)

@@ -411,6 +411,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	log_debug("vCPU threads joined");
 	/* Devices go in reverse creation order, after every vCPU has stopped touching them. */
 	for (unsigned i = vm->ndevices; i-- > 0;)
 		if (vm->devices[i].ops->destroy)
@@ -418,9 +419,12 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
+	log_debug("devices and vCPUs freed");
 	guest_mem_destroy(&vm->mem);
+	log_debug("guest RAM unmapped");
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	log_debug("VM closed");
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);
