@@ -93,7 +93,7 @@ static int parse_number(const char *opt, const char *text, unsigned long long mi
 	unsigned long long v;
 
 	errno = 0;
-	if (!*text || *text == '-' || *text == '+') {
+	if (*text < '0' || *text > '9') { /* strtoull would skip spaces and accept a sign */
 		fprintf(stderr, "wisp: error: --%s: '%s' is not a number\n", opt, text);
 		return -1;
 	}
