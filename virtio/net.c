@@ -364,15 +364,17 @@ static void rx_deliver(struct net *n)
 	virtq_iov_from_buf(&n->rx_iov[0], n->rx_slots[0].niov,
 	                   offsetof(struct virtio_net_hdr_v1, num_buffers), &num_buffers,
 	                   sizeof(num_buffers));
-	/* TODO(virtq): publish the k used entries with one used->idx update (a batch push), so a
-	 * driver never sees the head of a merged frame before its tail. */
+	/* All k chains of the frame are published with one used->idx update, so a driver never
+	 * sees the head of a merged frame (num_buffers = k) before its tail. */
 	left = n->rx_held;
 	for (unsigned i = 0; i < k; i++) {
 		uint32_t use = n->rx_slots[i].room < left ? (uint32_t)n->rx_slots[i].room : left;
 
-		net_push(n, NET_QUEUE_RX, n->rx_slots[i].head, use);
+		virtq_fill(net_queue(n, NET_QUEUE_RX), (uint16_t)i, n->rx_slots[i].head, use);
 		left -= use;
 	}
+	virtq_flush(net_queue(n, NET_QUEUE_RX), (uint16_t)k);
+	n->pushed[NET_QUEUE_RX] = true;
 	rx_pool_remove(n, k);
 	net_count(&n->c.rx_packets, 1);
 	net_count(&n->c.rx_bytes, n->rx_held - NET_HDR_LEN);

@@ -239,18 +239,30 @@ int virtq_pop(struct virtq *q, struct virtq_chain *chain)
 	}
 }
 
-void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+void virtq_fill(struct virtq *q, uint16_t offset, uint16_t head, uint32_t len)
 {
 	vring_used_elem_t *e;
 
 	if (q->size == 0)
 		return;
-	e = &q->used->ring[q->used_idx & (q->size - 1)];
+	e = &q->used->ring[(uint16_t)(q->used_idx + offset) & (q->size - 1)];
 	__atomic_store_n(&e->id, htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, htole32(len), __ATOMIC_RELAXED);
-	q->used_idx++;
-	/* Release: the element is visible before the index that publishes it. */
+}
+
+void virtq_flush(struct virtq *q, uint16_t count)
+{
+	if (q->size == 0)
+		return;
+	q->used_idx += count;
+	/* Release: the elements are visible before the index that publishes them. */
 	__atomic_store_n(&q->used->idx, htole16(q->used_idx), __ATOMIC_RELEASE);
+}
+
+void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+{
+	virtq_fill(q, 0, head, len);
+	virtq_flush(q, 1);
 }
 
 bool virtq_should_notify(struct virtq *q)

@@ -124,6 +124,12 @@ int virtq_pop(struct virtq *q, struct virtq_chain *chain);
 
 /* Returns chain head to the driver with len bytes written into its writable buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+/* Batched return: virtq_fill() writes used element used_idx + offset without publishing it;
+ * virtq_flush() publishes count filled elements with one used->idx store. A device that returns
+ * several chains as one unit (a merged virtio-net RX frame) fills them all, then flushes, so
+ * the driver never sees part of the unit. */
+void virtq_fill(struct virtq *q, uint16_t offset, uint16_t head, uint32_t len);
+void virtq_flush(struct virtq *q, uint16_t count);
 
 /* True when the driver wants an interrupt for what was pushed since the previous call
  * (VRING_AVAIL_F_NO_INTERRUPT, or used_event with vring_need_event() under EVENT_IDX).

@@ -373,3 +373,29 @@ UNIT_TEST(virtq_iov_copy)
 	CHECK_EQ(b[1], 9);
 	CHECK_EQ(b[2], 6);
 }
+
+/* A batch of used elements (a merged RX frame) becomes visible all at once: used->idx does not
+ * move while elements are filled, then moves by the whole count, wrapping with the ring. */
+UNIT_TEST(virtq_fill_flush_publishes_once)
+{
+	struct tring t;
+
+	tr_init(&t, 4, F_ALL);
+	virtq_push(&t.q, 0, 10); /* ring position 0; the batch below wraps past the end */
+	virtq_push(&t.q, 1, 11);
+	virtq_push(&t.q, 2, 12);
+	CHECK_EQ(tr_used_idx(&t), 3);
+	virtq_fill(&t.q, 0, 3, 100);
+	virtq_fill(&t.q, 1, 0, 101);
+	virtq_fill(&t.q, 2, 1, 102);
+	CHECK_EQ(tr_used_idx(&t), 3); /* nothing published yet */
+	virtq_flush(&t.q, 3);
+	CHECK_EQ(tr_used_idx(&t), 6);
+	CHECK_EQ(tr_used_id(&t, 3), 3);
+	CHECK_EQ(tr_used_len(&t, 3), 100);
+	CHECK_EQ(tr_used_id(&t, 0), 0); /* position 4 wrapped to slot 0 */
+	CHECK_EQ(tr_used_len(&t, 0), 101);
+	CHECK_EQ(tr_used_id(&t, 1), 1);
+	CHECK_EQ(tr_used_len(&t, 1), 102);
+	tr_fini(&t);
+}
