@@ -20,7 +20,10 @@ void console_init(int in, int out)
 		struct termios raw = saved_term;
 
 		cfmakeraw(&raw);
-		/* Keep output post-processing off too: the guest sends \r\n itself. */
+		/* Input fully raw (Ctrl-C goes to the guest), but keep \n -> \r\n on output: a
+		 * guest that prints bare \n (the test guest, boot loaders) stays readable, and a
+		 * Linux console's \r\n only gains a harmless \r. */
+		raw.c_oflag |= OPOST | ONLCR;
 		if (tcsetattr(in, TCSANOW, &raw) == 0) {
 			term_saved = true;
 			atexit(console_restore);
