@@ -322,11 +322,13 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, struct vm_config 
 			break;
 		case OPT_MEM:
 			rc = parse_number("mem-mib", optarg, 1, 1ULL << 30, &n);
-			cfg->mem_size_mib = n;
+			if (rc == 0)
+				cfg->mem_size_mib = n;
 			break;
 		case OPT_VCPUS:
 			rc = parse_number("vcpus", optarg, 1, CONFIG_MAX_VCPUS, &n);
-			cfg->vcpu_count = (unsigned)n;
+			if (rc == 0)
+				cfg->vcpu_count = (unsigned)n;
 			break;
 		case OPT_SMT:
 			cfg->smt = true;

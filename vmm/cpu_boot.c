@@ -4,15 +4,16 @@
 
 #include <string.h>
 
-/* GDT descriptors: base 0, limit 0xfffff pages (4 GiB), present, DPL 0.
+/* GDT descriptors: code/data base 0, limit 0xfffff pages (4 GiB), present, DPL 0.
  *   0x00af9b...: code, long mode (L=1, D=0), granularity 4K, execute/read, accessed
  *   0x00cf9b...: code, 32-bit (D=1), for PVH
  *   0x00cf93...: data, 32-bit, read/write, accessed
- *   0x008f8b...: 32-bit TSS, busy */
+ *   0x00008b...0067: 32-bit TSS, busy, base 0, limit 0x67 bytes (G=0), as PVH requires */
 #define GDT_CODE64 0x00af9b000000ffffULL
 #define GDT_CODE32 0x00cf9b000000ffffULL
 #define GDT_DATA   0x00cf93000000ffffULL
-#define GDT_TSS    0x008f8b000000ffffULL
+#define GDT_TSS    0x00008b0000000067ULL
+#define TSS_LIMIT  0x67
 
 #define PTE_PRESENT 0x1ULL
 #define PTE_WRITE   0x2ULL
@@ -35,10 +36,14 @@
 
 int cpu_boot_write_tables(const struct guest_mem *mem, enum boot_entry_mode mode)
 {
-	uint64_t gdt[4] = {0, mode == BOOT_ENTRY_LINUX64 ? GDT_CODE64 : GDT_CODE32, GDT_DATA,
-			   GDT_TSS};
+	uint64_t gdt[BOOT_GDT_ENTRIES] = {0};
+
+	gdt[BOOT_GDT_CODE / 8] = mode == BOOT_ENTRY_LINUX64 ? GDT_CODE64 : GDT_CODE32;
+	gdt[BOOT_GDT_DATA / 8] = GDT_DATA;
+	gdt[BOOT_GDT_TSS / 8] = GDT_TSS;
 	uint64_t *pd;
 
+	_Static_assert(LAYOUT_GDT + sizeof(gdt) <= LAYOUT_IDT, "boot GDT overlaps the IDT");
 	if (guest_mem_write(mem, LAYOUT_GDT, gdt, sizeof(gdt)) < 0)
 		return -1;
 	if (mode != BOOT_ENTRY_LINUX64)
@@ -80,9 +85,9 @@ void cpu_boot_sregs(struct kvm_sregs *sregs, enum boot_entry_mode mode)
 	sregs->cs = segment(BOOT_GDT_CODE, 11, long_mode);
 	sregs->ds = sregs->es = sregs->fs = sregs->gs = sregs->ss = data;
 	sregs->tr = (struct kvm_segment){
-	    .selector = BOOT_GDT_TSS, .limit = 0xfffff, .type = 11, .present = 1};
+	    .selector = BOOT_GDT_TSS, .limit = TSS_LIMIT, .type = 11, .present = 1};
 	sregs->gdt.base = LAYOUT_GDT;
-	sregs->gdt.limit = 4 * 8 - 1;
+	sregs->gdt.limit = BOOT_GDT_ENTRIES * 8 - 1;
 	/* An empty IDT: the kernel installs its own before enabling interrupts. */
 	sregs->idt.base = LAYOUT_IDT;
 	sregs->idt.limit = 0;

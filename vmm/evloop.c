@@ -39,8 +39,8 @@ struct evloop_call {
 struct evloop {
 	int epfd;
 	int wake_fd; /* eventfd: stop requests and queued calls */
-	pthread_t thread;
-	bool running;
+	pthread_t thread;  /* written before running is published */
+	atomic_bool running; /* read by evloop_call_sync() on other threads */
 	atomic_int stopping;
 	atomic_int exit_code;
 	struct evloop_node *nodes;
@@ -206,7 +206,7 @@ int evloop_run(struct evloop *loop)
 	struct epoll_event events[EVLOOP_BATCH];
 
 	loop->thread = pthread_self();
-	loop->running = true;
+	atomic_store_explicit(&loop->running, true, memory_order_release);
 	while (!atomic_load(&loop->stopping)) {
 		int n = epoll_wait(loop->epfd, events, EVLOOP_BATCH, -1);
 
@@ -225,7 +225,7 @@ int evloop_run(struct evloop *loop)
 		}
 		evloop_reap(loop);
 	}
-	loop->running = false;
+	atomic_store_explicit(&loop->running, false, memory_order_release);
 	/* Release callers still waiting on queued calls: they see -1. */
 	pthread_mutex_lock(&loop->lock);
 	pthread_cond_broadcast(&loop->cond);
@@ -251,7 +251,8 @@ int evloop_call_sync(struct evloop *loop, void (*fn)(void *opaque), void *opaque
 {
 	struct evloop_call call = {.fn = fn, .opaque = opaque};
 
-	if (loop->running && pthread_equal(loop->thread, pthread_self())) {
+	if (atomic_load_explicit(&loop->running, memory_order_acquire) &&
+	    pthread_equal(loop->thread, pthread_self())) {
 		fn(opaque);
 		return 0;
 	}

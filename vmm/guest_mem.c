@@ -27,7 +27,9 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size)
 	int fd, err;
 	void *base;
 
-	if (size == 0 || size > LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM)
+	/* RAM above the hole ends at LAYOUT_HIGH_RAM + size - LAYOUT_MMIO_HOLE; keep it below the
+	 * GPA limit. config_validate() enforces the same bound with a message. */
+	if (size == 0 || size > LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM + LAYOUT_MMIO_HOLE)
 		return -EINVAL;
 	fd = memfd_create("wisp-guest-ram", MFD_CLOEXEC);
 	if (fd < 0)

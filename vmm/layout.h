@@ -5,8 +5,8 @@
  * All guest-physical addresses stay below 2^43 (PVM hosts cannot map more).
  *
  *   0x0000_0000  real-mode IVT and BIOS data area (left zero)
- *   0x0000_0500  boot GDT (4 entries)              LAYOUT_GDT
- *   0x0000_0520  boot IDT (empty, limit 0)         LAYOUT_IDT
+ *   0x0000_0500  boot GDT (5 entries)              LAYOUT_GDT
+ *   0x0000_0540  boot IDT (empty, limit 0)         LAYOUT_IDT
  *   0x0000_1000  PVH hvm_start_info + memmap       LAYOUT_PVH_INFO
  *   0x0000_2000  PVH module list (initrd)          LAYOUT_PVH_MODLIST
  *   0x0000_7000  Linux boot_params ("zero page")   LAYOUT_ZERO_PAGE
@@ -29,7 +29,7 @@
 #define WISP_LAYOUT_H
 
 #define LAYOUT_GDT          0x500ULL
-#define LAYOUT_IDT          0x520ULL
+#define LAYOUT_IDT          0x540ULL
 #define LAYOUT_PVH_INFO     0x1000ULL
 #define LAYOUT_PVH_MODLIST  0x2000ULL
 #define LAYOUT_ZERO_PAGE    0x7000ULL

@@ -27,6 +27,9 @@
 #include <linux/serial_reg.h>
 
 #define SERIAL_BUF_SIZE 65536 /* each direction; a power of two */
+/* A 16550A's transmit FIFO: once THRE is set, Linux's 8250 driver writes up to this many bytes
+ * without looking at LSR again, so THRE means "16 bytes of room", not "1 byte". */
+#define SERIAL_TX_FIFO 16
 
 struct serial_ring {
 	uint8_t data[SERIAL_BUF_SIZE];
@@ -158,8 +161,8 @@ void serial_reg_read(struct serial *s, unsigned offset, uint8_t *value)
 		break;
 	case UART_LSR:
 		*value = ring_used(&s->in) ? UART_LSR_DR : 0;
-		/* The transmitter is "empty" while the output buffer has room. */
-		if (ring_used(&s->out) < SERIAL_BUF_SIZE)
+		/* The transmitter is "empty" while the output buffer has a FIFO's worth of room. */
+		if (ring_used(&s->out) <= SERIAL_BUF_SIZE - SERIAL_TX_FIFO)
 			*value |= UART_LSR_THRE | UART_LSR_TEMT;
 		break;
 	case UART_MSR:
@@ -183,12 +186,15 @@ static void serial_transmit(struct serial *s, uint8_t value)
 	if (loopback(s)) {
 		ring_put(&s->in, value);
 	} else if (!ring_put(&s->out, value)) {
-		s->overruns++;
+		s->overruns++; /* the guest ignored LSR; the byte is lost, no new THRE */
+		return;
 	} else if (was_empty && s->kick) {
 		s->kick(s->opaque);
 	}
-	/* Transmission is instant: THR is empty again and, if enabled, interrupts. */
-	s->thre_pending = true;
+	/* Transmission is instant while a FIFO's worth of room is left: THR is empty again and,
+	 * if enabled, interrupts. Otherwise THRE comes back when the console drains. */
+	if (ring_used(&s->out) <= SERIAL_BUF_SIZE - SERIAL_TX_FIFO)
+		s->thre_pending = true;
 }
 
 void serial_reg_write(struct serial *s, unsigned offset, uint8_t value)
@@ -264,11 +270,11 @@ size_t serial_take_output(struct serial *s, uint8_t *buf, size_t len)
 	bool was_full;
 
 	pthread_mutex_lock(&s->lock);
-	was_full = ring_used(&s->out) == SERIAL_BUF_SIZE;
+	was_full = ring_used(&s->out) > SERIAL_BUF_SIZE - SERIAL_TX_FIFO;
 	while (n < len && ring_get(&s->out, &buf[n]))
 		n++;
-	/* Room again after a full buffer: the transmitter becomes empty, which interrupts. */
-	if (was_full && n)
+	/* A FIFO's worth of room again after a full buffer: THR is empty, which interrupts. */
+	if (was_full && ring_used(&s->out) <= SERIAL_BUF_SIZE - SERIAL_TX_FIFO)
 		s->thre_pending = true;
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);

@@ -203,7 +203,7 @@ UNIT_TEST(cpu_boot_linux64_identity_maps_first_gib)
 UNIT_TEST(cpu_boot_tables_do_not_overlap_other_boot_structures)
 {
 	/* The GDT, IDT, page tables, stack, zero page and PVH info each own their bytes. */
-	CHECK(LAYOUT_GDT + 4 * 8 <= LAYOUT_IDT);
+	CHECK(LAYOUT_GDT + BOOT_GDT_ENTRIES * 8 <= LAYOUT_IDT);
 	CHECK(LAYOUT_IDT < LAYOUT_PVH_INFO);
 	CHECK(LAYOUT_ZERO_PAGE + 4096 <= LAYOUT_BOOT_STACK);
 	CHECK(LAYOUT_BOOT_STACK <= LAYOUT_PML4);
@@ -219,7 +219,7 @@ UNIT_TEST(cpu_boot_linux64_gdt_matches_sregs)
 {
 	struct ram r;
 	struct kvm_sregs s = kvm_default_sregs();
-	uint64_t gdt[4];
+	uint64_t gdt[BOOT_GDT_ENTRIES];
 
 	ram_init(&r, RAM_SIZE);
 	CHECK_EQ(cpu_boot_write_tables(&r.mem, BOOT_ENTRY_LINUX64), 0);
@@ -231,6 +231,12 @@ UNIT_TEST(cpu_boot_linux64_gdt_matches_sregs)
 	CHECK_EQ(s.gdt.base, LAYOUT_GDT);
 	CHECK_EQ(s.gdt.limit, sizeof(gdt) - 1);
 	CHECK_EQ(s.cs.selector, BOOT_GDT_CODE);
+	/* boot.rst, 64-bit boot protocol: CS = __BOOT_CS (0x10), DS/ES/SS = __BOOT_DS (0x18). */
+	CHECK_EQ(s.cs.selector, 0x10);
+	CHECK_EQ(s.ds.selector, 0x18);
+	CHECK_EQ(s.es.selector, 0x18);
+	CHECK_EQ(s.ss.selector, 0x18);
+	CHECK_EQ(gdt[1], 0);
 	CHECK_SEGMENT_EQ(s.cs, decode_descriptor(gdt[BOOT_GDT_CODE / 8], BOOT_GDT_CODE));
 	CHECK_SEGMENT_EQ(s.ds, decode_descriptor(gdt[BOOT_GDT_DATA / 8], BOOT_GDT_DATA));
 	/* 64-bit code: L=1 and D=0 (L=1, D=1 is reserved). */
@@ -243,7 +249,9 @@ UNIT_TEST(cpu_boot_linux64_gdt_matches_sregs)
 	CHECK_EQ(s.tr.type, 11);
 	CHECK_EQ(s.tr.s, 0);
 	CHECK_EQ(s.tr.present, 1);
-	CHECK(s.tr.limit >= 0x67);
+	CHECK_EQ(s.tr.limit, 0x67); /* PVH ABI: TR limit 0x67, base 0 */
+	CHECK_EQ(s.tr.base, 0);
+	CHECK_EQ(decode_descriptor(gdt[BOOT_GDT_TSS / 8], BOOT_GDT_TSS).limit, 0x67);
 	CHECK_EQ(decode_descriptor(gdt[BOOT_GDT_TSS / 8], BOOT_GDT_TSS).type, 11);
 	CHECK_EQ(decode_descriptor(gdt[BOOT_GDT_TSS / 8], BOOT_GDT_TSS).s, 0);
 }
@@ -287,7 +295,7 @@ UNIT_TEST(cpu_boot_pvh_sregs)
 {
 	struct ram r;
 	struct kvm_sregs s = kvm_default_sregs();
-	uint64_t gdt[4];
+	uint64_t gdt[BOOT_GDT_ENTRIES];
 
 	ram_init(&r, RAM_SIZE);
 	CHECK_EQ(cpu_boot_write_tables(&r.mem, BOOT_ENTRY_PVH32), 0);
