@@ -83,8 +83,8 @@ boot() {
 	[[ "$output" == *'cmdline="console=ttyS0 reboot=k panic=1 pci=off"'* ]]
 }
 
-@test "every vCPU comes up (1, 2, 4)" {
-	for n in 1 2 4; do
+@test "every vCPU comes up (1, 2, 4, and the maximum 32)" {
+	for n in 1 2 4 32; do
 		run boot smp --kernel "$ELF" --vcpus $n
 		[ "$status" -eq 0 ]
 		grep -q "^CPUS $n" "$TMP/out"
