@@ -202,6 +202,27 @@ void virtq_notify(struct virtq *q)
 	virtio_write32(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 }
 
+bool virtq_kick(struct virtq *q, u16 old)
+{
+	u16 event;
+
+	if (!q->event_idx) {
+		virtq_notify(q);
+		return true;
+	}
+	/*
+	 * Store (avail idx) then load (avail_event): x86 may reorder exactly that pair, and a
+	 * device that re-armed avail_event just before our store would then never be told.
+	 */
+	asm volatile("mfence" ::: "memory");
+	event = *virtq_avail_event(q);
+	/* vring_need_event(): did the index move past event since old? */
+	if ((u16)(q->avail_idx - event - 1) >= (u16)(q->avail_idx - old))
+		return false;
+	virtq_notify(q);
+	return true;
+}
+
 bool virtq_pop(struct virtq *q, u64 deadline, struct virtq_used_elem *out)
 {
 	while (q->used->idx == q->used_seen) {

@@ -45,6 +45,8 @@
 #define VIRTIO_STATUS_FAILED      128
 
 #define VIRTIO_F_VERSION_1 32
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX     29
 
 #define VIRTIO_ID_NET   1
 #define VIRTIO_ID_BLOCK 2
@@ -64,7 +66,7 @@ struct virtq_desc {
 struct virtq_avail {
 	u16 flags;
 	u16 idx;
-	u16 ring[]; /* followed by used_event, unused here */
+	u16 ring[]; /* followed by used_event (EVENT_IDX only) */
 } __packed;
 
 struct virtq_used_elem {
@@ -125,7 +127,19 @@ struct virtq {
 	volatile struct virtq_used *used;
 	u16 avail_idx;	/* next free avail slot (free-running) */
 	u16 used_seen;	/* used entries consumed (free-running) */
+	bool event_idx;	/* VIRTIO_RING_F_EVENT_IDX negotiated: set by the caller */
 };
+
+/* The EVENT_IDX fields: used_event after the avail ring (written by us), avail_event after
+ * the used ring (written by the device). */
+static inline volatile u16 *virtq_used_event(struct virtq *q)
+{
+	return (volatile u16 *)((u64)q->avail + 4 + 2 * q->size);
+}
+static inline volatile u16 *virtq_avail_event(struct virtq *q)
+{
+	return (volatile u16 *)((u64)q->used + 4 + 8 * q->size);
+}
 
 /* Parses every virtio_mmio.device=<size>@<addr>:<irq>[:<id>] word and probes the windows.
  * Returns the number of devices found (fails the test on a malformed word). */
@@ -143,6 +157,10 @@ void virtio_ready(struct virtio_dev *dev);
 /* Publishes the chain starting at descriptor head (no notify). */
 void virtq_push(struct virtq *q, u16 head);
 void virtq_notify(struct virtq *q);
+/* Notifies for the entries pushed since avail index old, unless EVENT_IDX is on and the
+ * device's avail_event says it will look anyway. Returns true if it wrote QueueNotify.
+ * CPL0 or CPL3. */
+bool virtq_kick(struct virtq *q, u16 old);
 /* Waits for the next used element until the TSC passes deadline; false on timeout. */
 bool virtq_pop(struct virtq *q, u64 deadline, struct virtq_used_elem *out);
 u32 virtio_read32(struct virtio_dev *dev, u32 reg);
