@@ -3,6 +3,8 @@
  *
  * Common parameters: wisp.dev = which virtio-blk device (0 = first on the command line),
  * wisp.arg = first sector (default 1), wisp.timeout_ms = per-request wait (default 5000).
+ * blk-flush also takes wisp.hold = ms to wait after its BLK_FLUSH line (default 0), so that
+ * a host script can kill the VMM while the guest still runs.
  * A request is three descriptors (header, data, status) in slot s at descriptors 3s..3s+2,
  * so BLK_SLOTS requests can be in flight on a queue of at least 3 * BLK_SLOTS entries.
  *
@@ -170,8 +172,19 @@ static __noreturn void test_blk_rw(void)
 }
 GUEST_TEST("blk-rw", test_blk_rw);
 
+/* CPL3: spin until ms milliseconds pass (CPL0 spinning is emulated and costly on PVM). */
+static long hold_ms(u64 ms)
+{
+	u64 end = tsc_deadline_ms(ms);
+
+	while ((s64)(rdtsc() - end) < 0)
+		cpu_relax();
+	return 0;
+}
+
 static __noreturn void test_blk_flush(void)
 {
+	u64 hold = cmdline_get_u64("wisp.hold", 0);
 	struct blk b;
 	u64 sector;
 	u8 status;
@@ -186,6 +199,10 @@ static __noreturn void test_blk_flush(void)
 	gprintf("BLK_FLUSH status=%u\n", status);
 	if (status != VIRTIO_BLK_S_OK)
 		test_fail("flush: status %u", status);
+	if (hold) {
+		gprintf("BLK_HOLD ms=%lu\n", hold);
+		cpl3_run(hold_ms, hold);
+	}
 	test_pass();
 }
 GUEST_TEST("blk-flush", test_blk_flush);
