@@ -57,9 +57,9 @@ struct bench_run {
 #define BENCH_ERR_ID      -2
 #define BENCH_ERR_STALL   -3
 
-static struct virtio_dev devs[VIRTIO_MAX_DEVS];
+static struct virtio_dev devs[VIRTIO_MAX_DEVS] __noinit;
 static struct virtq q;
-static struct bench_slot slots[BENCH_SLOTS];
+static struct bench_slot slots[BENCH_SLOTS] __noinit;
 static u64 capacity;	/* sectors */
 static u64 timeout_ms;
 static u32 size_max;	/* bytes per data segment, 0 = no limit */
@@ -192,7 +192,7 @@ static void bench_run(struct bench_run *r)
 /* Fails unless [addr, addr + size) is usable RAM. */
 static void bench_check_ram(u64 addr, u64 size)
 {
-	static struct mem_range map[64];
+	static struct mem_range map[64] __noinit;
 	const char *why = NULL;
 	int i, n = bootinfo_memmap(map, ARRAY_SIZE(map), &why);
 

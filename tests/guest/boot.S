@@ -108,7 +108,8 @@ long_mode_common:
 	.data
 /*
  * GDT. Selectors in guest.h. User data precedes user code, the order SYSRET would want.
- * The TSS descriptor is written by cpu_init() (its base is split across fields).
+ * The TSS descriptor is complete at link time: guest.ld splits guest_tss's address (below
+ * 4 GiB) into the fields below. ltr marks it busy; cpu_init() clears that before ltr.
  */
 	.balign 16
 	.globl gdt, gdt_tss
@@ -118,8 +119,15 @@ gdt:
 	.quad	0x00cf92000000ffff	/* 0x10 kernel data, DPL0 */
 	.quad	0x00cff2000000ffff	/* 0x18 user data, DPL3 */
 	.quad	0x00affa000000ffff	/* 0x20 user code, 64-bit, DPL3 */
-gdt_tss:
-	.quad	0, 0			/* 0x28 64-bit TSS (16 bytes) */
+gdt_tss:				/* 0x28 64-bit TSS (16 bytes) */
+	.word	0x67			/* limit: sizeof(struct tss64) - 1 */
+	.word	__tss_base_0_15
+	.byte	__tss_base_16_23
+	.byte	0x89			/* present, 64-bit available TSS */
+	.byte	0
+	.byte	__tss_base_24_31
+	.long	0			/* base 63:32 */
+	.long	0
 gdt_end:
 	.balign 8
 	.word	0

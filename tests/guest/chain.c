@@ -44,7 +44,7 @@ static void put32(u32 off, u32 v)
 /* Builds boot_params from what PVH gave us; returns false (and *why) if it cannot. */
 static bool chain_build_zero_page(const char **why)
 {
-	static struct mem_range map[128];
+	static struct mem_range map[128] __noinit;
 	int i, n;
 
 	n = bootinfo_memmap(map, ARRAY_SIZE(map), why);

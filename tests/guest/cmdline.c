@@ -4,6 +4,18 @@
  */
 #include "guest.h"
 
+/* The first space in [s, end), or end. One `repne scasb`: the boot path runs emulated on PVM
+ * hosts, where a byte loop costs ~5 us per byte and a string instruction far less. */
+static const char *find_space(const char *s, const char *end)
+{
+	size_t n = end - s;
+
+	if (n == 0)
+		return end;
+	asm volatile("repne scasb" : "+D"(s), "+c"(n) : "a"(' ') : "memory", "cc");
+	return s[-1] == ' ' ? s - 1 : end;
+}
+
 const char *cmdline_next(const char *key, size_t *pos, size_t *len)
 {
 	const char *s = boot.cmdline + *pos, *end = boot.cmdline + boot.cmdline_len;
@@ -12,8 +24,7 @@ const char *cmdline_next(const char *key, size_t *pos, size_t *len)
 	while (s < end) {
 		const char *word = s;
 
-		while (s < end && *s != ' ')
-			s++;
+		s = find_space(s, end);
 		if ((size_t)(s - word) > klen && word[klen] == '=' && memcmp(word, key, klen) == 0) {
 			*len = s - word - klen - 1;
 			*pos = s - boot.cmdline;

@@ -3,8 +3,8 @@
  *
  * One TSS: RSP0 is the trap stack used when CPL3 code traps (syscalls, faults), IST1 a small
  * stack for #DF so that a broken kernel stack still ends in a FAIL line, not a silent triple
- * fault. The IDT covers the 32 exception vectors and the syscall vector 0x80 (DPL3); nothing
- * else can arrive because interrupts stay disabled (the i8259 is also masked).
+ * fault. The IDT (traps.S) covers the 32 exception vectors and the syscall vector 0x80 (DPL3);
+ * nothing else can arrive because interrupts stay disabled.
  */
 #include "guest.h"
 
@@ -18,71 +18,38 @@ struct tss64 {
 	u16 iomap_base;
 } __packed;
 
-struct idt_gate {
-	u16 offset_low;
-	u16 selector;
-	u8 ist;
-	u8 type_attr; /* P | DPL | 0xE (64-bit interrupt gate) */
-	u16 offset_mid;
-	u32 offset_high;
-	u32 reserved;
-} __packed;
-
 struct desc_ptr {
 	u16 limit;
 	u64 base;
 } __packed;
 
-extern u64 gdt_tss[2];		      /* boot.S */
-extern const u64 trap_stubs[33];      /* traps.S: vectors 0-31, then 0x80 */
+extern u64 gdt_tss[2];		      /* boot.S: the TSS descriptor */
+extern const struct desc_ptr idt_desc; /* traps.S: the IDT, built at link time */
 
-static struct tss64 tss __aligned(16);
-static struct idt_gate idt[SYSCALL_VECTOR + 1] __aligned(16);
 static u8 trap_stack[16384] __noinit __aligned(16);
 static u8 df_stack[4096] __noinit __aligned(16);
 
+/* Static, like the IDT: nothing is computed at boot. boot.S's descriptor says limit 0x67. */
+struct tss64 guest_tss __aligned(16) = {
+	.rsp = {(u64)trap_stack + sizeof(trap_stack)},
+	.ist = {(u64)df_stack + sizeof(df_stack)},
+	.iomap_base = sizeof(struct tss64), /* no I/O bitmap: CPL3 port I/O always traps */
+};
+_Static_assert(sizeof(struct tss64) == 0x68, "boot.S's TSS descriptor limit");
+
 volatile int trap_expect_vector = -1, trap_expect_hits, trap_expect_cpl;
 
-static void idt_set(int vector, u64 handler, int dpl, int ist)
-{
-	struct idt_gate *g = &idt[vector];
-
-	g->offset_low = handler & 0xffff;
-	g->selector = GUEST_KERNEL_CS;
-	g->ist = ist;
-	g->type_attr = 0x80 | (dpl << 5) | 0xe;
-	g->offset_mid = (handler >> 16) & 0xffff;
-	g->offset_high = handler >> 32;
-	g->reserved = 0;
-}
-
 /*
- * Installs TSS and IDT and masks the legacy PIC. Safe to run more than once (the TSS
- * descriptor is rewritten, which clears its busy bit before ltr).
+ * Loads the TSS and the IDT (both complete at link time, see boot.S and traps.S). Safe to
+ * run more than once: the descriptor's busy bit, set by an earlier ltr, is cleared first.
+ * The i8259s are left alone: interrupts are never enabled (no sti anywhere, CPL3 runs with
+ * IF=0), so their power-on vectors cannot alias exceptions.
  */
 void cpu_init(void)
 {
-	u64 base = (u64)&tss;
-	struct desc_ptr idtr = {sizeof(idt) - 1, (u64)idt};
-	int v;
-
-	tss.rsp[0] = (u64)trap_stack + sizeof(trap_stack);
-	tss.ist[0] = (u64)df_stack + sizeof(df_stack);
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap: CPL3 port I/O always traps */
-	/* 64-bit available TSS (type 9), present, limit sizeof - 1. */
-	gdt_tss[0] = (sizeof(tss) - 1) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
-		     (((base >> 24) & 0xff) << 56);
-	gdt_tss[1] = base >> 32;
+	gdt_tss[0] &= ~(2ULL << 40); /* type 0xb (busy) -> 0x9 (available) */
 	asm volatile("ltr %w0" : : "r"(GUEST_TSS));
-
-	for (v = 0; v < 32; v++)
-		idt_set(v, trap_stubs[v], 0, v == 8 ? 1 : 0);
-	idt_set(SYSCALL_VECTOR, trap_stubs[32], 3, 0);
-	asm volatile("lidt %0" : : "m"(idtr));
-
-	/* Mask both i8259s: their power-on vectors (8-15) would alias exceptions. */
-	outb(0x21, 0xff);
-	outb(0xa1, 0xff);
+	asm volatile("lidt %0" : : "m"(idt_desc));
 }
 
 static const char *const exception_names[32] = {

@@ -22,24 +22,31 @@ void *memcpy(void *d, const void *s, size_t n)
 	return ret;
 }
 
+/* memcmp and strnlen are string instructions too: where CPL0 is emulated, one instruction
+ * with n iterations costs a fraction of a byte loop's 3-4 instructions per byte. */
 int memcmp(const void *a, const void *b, size_t n)
 {
 	const u8 *x = a, *y = b;
-	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (x[i] != y[i])
-			return x[i] < y[i] ? -1 : 1;
-	return 0;
+	if (n == 0)
+		return 0;
+	/* Stops after the first differing byte, or after the last one. */
+	asm volatile("repe cmpsb" : "+S"(x), "+D"(y), "+c"(n) : : "memory", "cc");
+	if (x[-1] == y[-1])
+		return 0;
+	return x[-1] < y[-1] ? -1 : 1;
 }
 
 size_t strnlen(const char *s, size_t max)
 {
-	size_t n = 0;
+	const char *p = s;
+	size_t n = max;
 
-	while (n < max && s[n])
-		n++;
-	return n;
+	if (max == 0)
+		return 0;
+	/* Stops after the NUL, or after max bytes. */
+	asm volatile("repne scasb" : "+D"(p), "+c"(n) : "a"(0) : "memory", "cc");
+	return p[-1] == 0 ? (size_t)(p - s - 1) : max;
 }
 
 /* True if the len bytes at a equal the NUL-terminated string b. */

@@ -16,10 +16,7 @@
 #define UART_THR 0 /* transmit holding (write) */
 #define UART_IER 1
 #define UART_LCR 3
-#define UART_MCR 4
 #define UART_LSR 5
-#define UART_DLL 0 /* with LCR.DLAB */
-#define UART_DLM 1
 
 #define LSR_DR   0x01
 #define LSR_THRE 0x20
@@ -28,18 +25,17 @@
 #define THRE_MAX_POLLS  100000 /* each poll is a port exit: ~10 us on PVM, ~1 s total */
 
 /*
- * 115200 8N1, no interrupts. FCR is left alone on purpose: changing the FIFO enable bit
- * flushes the receive side (QEMU does that too), which would drop input the host sent
- * before the guest booted.
+ * 8N1 with DLAB off (so offset 0 is THR/RBR, whatever the firmware left), no interrupts:
+ * two port writes, each an exit (~10 us on PVM hosts). The divisor is not programmed: only
+ * a physical line has a baud rate, and this guest only meets virtual UARTs (wisp, QEMU,
+ * Firecracker). MCR stays at its reset value (OUT2 off: no IRQ). FCR is left alone on
+ * purpose: changing the FIFO enable bit flushes the receive side (QEMU does that too),
+ * which would drop input the host sent before the guest booted.
  */
 void serial_init(void)
 {
-	outb(COM1 + UART_IER, 0x00);
-	outb(COM1 + UART_LCR, 0x80);
-	outb(COM1 + UART_DLL, 0x01);
-	outb(COM1 + UART_DLM, 0x00);
 	outb(COM1 + UART_LCR, 0x03);
-	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS; OUT2 off: no IRQ */
+	outb(COM1 + UART_IER, 0x00);
 }
 
 static void serial_wait_thre(void)

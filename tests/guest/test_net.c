@@ -64,13 +64,13 @@ struct net {
 	u32 bad_id, bad_len; /* the offending values, for the failure message */
 };
 
-static struct virtio_dev devs[VIRTIO_MAX_DEVS];
+static struct virtio_dev devs[VIRTIO_MAX_DEVS] __noinit;
 static struct net net;
 static u8 rings[2][NET_RING_MEM] __noinit __aligned(4096);
 static u8 rx_mem[NET_RX_BUFS][NET_BUF_SIZE] __noinit __aligned(4096);
 static u8 tx_mem[NET_TX_SLOTS][NET_BUF_SIZE] __noinit __aligned(4096);
-static u8 frame[NET_BUF_SIZE];	/* a received frame, assembled from merged buffers */
-static u8 reply[NET_BUF_SIZE];
+static u8 frame[NET_BUF_SIZE] __noinit;	/* a received frame, assembled from merged buffers */
+static u8 reply[NET_BUF_SIZE] __noinit;
 
 /* ---- byte order helpers (network order is big-endian) ---- */
 

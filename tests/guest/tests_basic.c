@@ -24,7 +24,7 @@ GUEST_TEST("serial", test_serial);
 /* memmap: usable RAM from E820 (linux64) or the hvm memmap (pvh). */
 static __noreturn void test_memmap(void)
 {
-	static struct mem_range map[128];
+	static struct mem_range map[128] __noinit;
 	const char *why = NULL;
 	u64 total = 0;
 	int i, n;
@@ -75,7 +75,7 @@ GUEST_TEST("shutdown", test_shutdown);
  */
 static __noreturn void test_echo(void)
 {
-	static char line[4096];
+	static char line[4096] __noinit;
 	size_t len = 0;
 	int c, prev = 0;
 	bool piece;

@@ -30,8 +30,8 @@ struct blk {
 	u64 timeout_ms;
 };
 
-static struct virtio_dev devs[VIRTIO_MAX_DEVS];
-static struct blk_slot slots[BLK_SLOTS];
+static struct virtio_dev devs[VIRTIO_MAX_DEVS] __noinit;
+static struct blk_slot slots[BLK_SLOTS] __noinit;
 static u8 data[BLK_SLOTS][BLK_RW_BYTES] __noinit __aligned(4096);
 
 static u64 blk_config64(struct blk *b, u32 off)
