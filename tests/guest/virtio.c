@@ -10,8 +10,7 @@
 
 /* Ring memory for one queue of VIRTQ_MAX_SIZE: descriptors 16 B each (align 16), available
  * ring 6 + 2 N (align 2), used ring 6 + 8 N (align 4). Zeroed by virtq_setup(). */
-static u8 ring_mem[VIRTQ_MAX_SIZE * 16 + 4096 + 6 + VIRTQ_MAX_SIZE * 8 + 64] __noinit
-	__aligned(4096);
+static u8 ring_mem[VIRTQ_MEM_BYTES(VIRTQ_MAX_SIZE)] __noinit __aligned(4096);
 
 u32 virtio_read32(struct virtio_dev *dev, u32 reg)
 {
@@ -138,6 +137,13 @@ u64 virtio_init(struct virtio_dev *dev, u64 wanted)
 
 void virtq_setup(struct virtq *q, struct virtio_dev *dev, u16 index, u16 size)
 {
+	if (size > VIRTQ_MAX_SIZE)
+		size = VIRTQ_MAX_SIZE;
+	virtq_setup_mem(q, dev, index, size, ring_mem);
+}
+
+void virtq_setup_mem(struct virtq *q, struct virtio_dev *dev, u16 index, u16 size, void *mem)
+{
 	u32 max;
 	u64 desc, avail, used;
 
@@ -149,13 +155,11 @@ void virtq_setup(struct virtq *q, struct virtio_dev *dev, u16 index, u16 size)
 		test_fail("virtio queue %u does not exist", index);
 	if (size > max)
 		size = max;
-	if (size > VIRTQ_MAX_SIZE)
-		size = VIRTQ_MAX_SIZE;
 	while (size & (size - 1)) /* round down to a power of two */
 		size &= size - 1;
 
-	memset(ring_mem, 0, sizeof(ring_mem));
-	desc = (u64)ring_mem;
+	memset(mem, 0, VIRTQ_MEM_BYTES(size));
+	desc = (u64)mem;
 	avail = desc + 16 * size;
 	used = (avail + 6 + 2 * size + 4095) & ~4095ULL; /* own page: tidy, not required */
 	*q = (struct virtq){
@@ -176,6 +180,8 @@ void virtq_setup(struct virtq *q, struct virtio_dev *dev, u16 index, u16 size)
 	virtio_write32(dev, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (u32)used);
 	virtio_write32(dev, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, used >> 32);
 	virtio_write32(dev, VIRTIO_MMIO_QUEUE_READY, 1);
+	if (!virtio_read32(dev, VIRTIO_MMIO_QUEUE_READY))
+		test_fail("virtio queue %u refused (size %u at %#lx)", index, size, desc);
 }
 
 void virtio_ready(struct virtio_dev *dev)

@@ -152,6 +152,14 @@ u64 virtio_init(struct virtio_dev *dev, u64 wanted);
 /* Sets up queue `index` with up to `size` entries (a power of two, <= VIRTQ_MAX_SIZE). One
  * queue at a time: the library has memory for one. */
 void virtq_setup(struct virtq *q, struct virtio_dev *dev, u16 index, u16 size);
+/* Bytes of ring memory for a queue of n entries: descriptors, avail ring, then the used ring
+ * on the next page (event fields included), rounded up to whole pages so that arrays of
+ * rings stay aligned. */
+#define VIRTQ_PAGES(b)     (((b) + 4095) / 4096 * 4096)
+#define VIRTQ_MEM_BYTES(n) VIRTQ_PAGES(VIRTQ_PAGES(16 * (n) + 6 + 2 * (n)) + 6 + 8 * (n))
+/* The same with the caller's ring memory (4 KiB aligned, VIRTQ_MEM_BYTES(size) bytes, zeroed
+ * here), for drivers with several queues; size may exceed VIRTQ_MAX_SIZE. */
+void virtq_setup_mem(struct virtq *q, struct virtio_dev *dev, u16 index, u16 size, void *mem);
 /* Sets DRIVER_OK. */
 void virtio_ready(struct virtio_dev *dev);
 /* Publishes the chain starting at descriptor head (no notify). */
