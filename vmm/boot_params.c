@@ -15,7 +15,8 @@
  *         code that uses the heap
  *   0x218 ramdisk_image, 0x21c ramdisk_size, 0x228 cmd_line_ptr: lower 32 bits
  *   0x250 setup_data = 0: no setup_data list
- * acpi_rsdp_addr stays 0: wisp has no ACPI tables (CPUs come from the MP table).
+ *   0x070 acpi_rsdp_addr = info->acpi_rsdp (zero-page.rst: all protocols; older kernels ignore
+ *         these bytes), so the kernel need not scan for the RSDP
  */
 #include "vmm/loader.h"
 
@@ -81,5 +82,6 @@ void bootparams_build(struct boot_params *bp, const struct guest_mem *mem,
 		bp->hdr.ramdisk_size = (uint32_t)initrd_len;
 		bp->ext_ramdisk_size = (uint32_t)(initrd_len >> 32);
 	}
+	bp->acpi_rsdp_addr = info->acpi_rsdp;
 	bp->e820_entries = (uint8_t)loader_e820_map(mem, bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE);
 }

@@ -17,6 +17,7 @@
  *   0x0002_0000  kernel command line               LAYOUT_CMDLINE (LAYOUT_CMDLINE_MAX bytes)
  *   0x0009_fc00  MP floating pointer + table (EBDA) LAYOUT_MPTABLE
  *   0x000a_0000  VGA/ROM hole, reserved in E820 up to 1 MiB
+ *   0x000e_0000  ACPI RSDP, then XSDT, FADT, DSDT, MADT LAYOUT_ACPI_RSDP (up to LAYOUT_ACPI_END)
  *   0x0010_0000  kernel load area (HIMEM)          LAYOUT_HIMEM
  *   ...          RAM up to min(mem, LAYOUT_MMIO_HOLE)
  *   0xc000_0000  32-bit MMIO hole, 1 GiB           LAYOUT_MMIO_HOLE
@@ -41,6 +42,12 @@
 #define LAYOUT_CMDLINE_MAX  0x10000ULL /* room reserved; the protocol limit is checked apart */
 #define LAYOUT_MPTABLE      0x9fc00ULL
 #define LAYOUT_EBDA_END     0xa0000ULL /* first byte of the VGA/ROM hole */
+/* ACPI tables (vmm/acpi.c): the RSDP at the start of the BIOS read-only area, 16-byte aligned,
+ * where an OS that gets no RSDP address from the boot protocol scans for "RSD PTR " (ACPI 6.4
+ * section 5.2.5.1: 0xE0000-0xFFFFF); the XSDT, FADT, DSDT and MADT follow it, all below
+ * LAYOUT_ACPI_END. The E820 map already reserves the range (the VGA/ROM hole). */
+#define LAYOUT_ACPI_RSDP    0xe0000ULL
+#define LAYOUT_ACPI_END     0xe1000ULL /* one page: room for 254 vCPUs' MADT entries */
 #define LAYOUT_HIMEM        0x100000ULL
 
 /* The 32-bit MMIO hole: RAM stops here and continues at 4 GiB. */

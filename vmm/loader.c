@@ -153,8 +153,8 @@ int loader_write_boot_info(const struct guest_mem *mem, const struct kernel_info
 		                   "guest RAM too small for the command line at 0x%llx",
 		                   (unsigned long long)LAYOUT_CMDLINE);
 	if (info->mode == BOOT_ENTRY_PVH32)
-		return loader_pvh_write_start_info(mem, LAYOUT_CMDLINE, initrd_gpa, initrd_len, err,
-		                                   errlen);
+		return loader_pvh_write_start_info(mem, LAYOUT_CMDLINE, initrd_gpa, initrd_len,
+		                                   info->acpi_rsdp, err, errlen);
 	bootparams_build(&bp, mem, info, LAYOUT_CMDLINE, initrd_gpa, initrd_len);
 	if (guest_mem_write(mem, LAYOUT_ZERO_PAGE, &bp, sizeof(bp)) < 0)
 		return loader_fail(err, errlen, "guest RAM too small for the zero page at 0x%llx",

@@ -46,6 +46,10 @@ struct kernel_info {
 	struct setup_header setup_header;
 	uint32_t cmdline_max;     /* longest command line accepted, in bytes without the NUL */
 	uint64_t initrd_addr_max; /* highest address an initrd byte may occupy */
+	/* ACPI RSDP handed to the kernel (boot_params.acpi_rsdp_addr, hvm_start_info.rsdp_paddr),
+	 * 0 for none. loader_load_kernel() clears it; the caller sets it once the tables are
+	 * written (acpi_write_tables()), before loader_write_boot_info(). */
+	uint64_t acpi_rsdp;
 };
 
 /* Identifies and loads a kernel image into guest RAM. */
@@ -59,9 +63,9 @@ int loader_load_initrd(const struct guest_mem *mem, const struct kernel_info *in
                        const uint8_t *initrd, size_t len, uint64_t *gpa, char *err, size_t errlen);
 
 /* Boot information for the protocol in info->mode: the zero page with setup header, E820 map,
- * command line and initrd fields (BOOT_ENTRY_LINUX64), or hvm_start_info with memmap, command
- * line and module list (BOOT_ENTRY_PVH32). cmdline is the whole line (NUL-terminated);
- * initrd_len 0 for none. */
+ * command line, initrd fields and RSDP (BOOT_ENTRY_LINUX64), or hvm_start_info with memmap,
+ * command line, module list and RSDP (BOOT_ENTRY_PVH32); the RSDP is info->acpi_rsdp. cmdline is
+ * the whole line (NUL-terminated); initrd_len 0 for none. */
 int loader_write_boot_info(const struct guest_mem *mem, const struct kernel_info *info,
                            const char *cmdline, uint64_t initrd_gpa, uint64_t initrd_len, char *err,
                            size_t errlen);
@@ -114,7 +118,8 @@ int loader_load_bzimage(const struct guest_mem *mem, const uint8_t *image, size_
                         size_t errlen);
 
 /* Fills *bp (the zero page) for a kernel: zeroed, the image's setup header (or a minimal one for
- * an ELF vmlinux), loader fields, command line pointer, initrd and the E820 map of mem.
+ * an ELF vmlinux), loader fields, command line pointer, initrd, info->acpi_rsdp and the E820 map
+ * of mem.
  * Pure: writes nothing to guest RAM. */
 void bootparams_build(struct boot_params *bp, const struct guest_mem *mem,
                       const struct kernel_info *info, uint64_t cmdline_gpa, uint64_t initrd_gpa,

@@ -12,7 +12,8 @@
 #include <string.h>
 
 int loader_pvh_write_start_info(const struct guest_mem *mem, uint64_t cmdline_gpa,
-                                uint64_t initrd_gpa, uint64_t initrd_len, char *err, size_t errlen)
+                                uint64_t initrd_gpa, uint64_t initrd_len, uint64_t rsdp_gpa,
+                                char *err, size_t errlen)
 {
 	struct boot_e820_entry e820[PVH_MEMMAP_MAX];
 	struct hvm_memmap_table_entry memmap[PVH_MEMMAP_MAX];
@@ -21,6 +22,7 @@ int loader_pvh_write_start_info(const struct guest_mem *mem, uint64_t cmdline_gp
 	    .magic = PVH_START_MAGIC,
 	    .version = PVH_START_VERSION,
 	    .cmdline_paddr = cmdline_gpa,
+	    .rsdp_paddr = rsdp_gpa,
 	    .memmap_paddr = LAYOUT_PVH_INFO + PVH_MEMMAP_OFFSET,
 	};
 	unsigned n = loader_e820_map(mem, e820, PVH_MEMMAP_MAX);

@@ -34,7 +34,7 @@ struct hvm_start_info {
 	uint32_t nr_modules;     /* 12: entries at modlist_paddr */
 	uint64_t modlist_paddr;  /* 16: array of struct hvm_modlist_entry */
 	uint64_t cmdline_paddr;  /* 24: NUL-terminated ASCII command line */
-	uint64_t rsdp_paddr;     /* 32: ACPI RSDP, 0: none (wisp describes CPUs by MP table) */
+	uint64_t rsdp_paddr;     /* 32: ACPI RSDP (wisp: LAYOUT_ACPI_RSDP), 0: none */
 	uint64_t memmap_paddr;   /* 40: array of struct hvm_memmap_table_entry (version >= 1) */
 	uint32_t memmap_entries; /* 48: entries at memmap_paddr */
 	uint32_t reserved;       /* 52: must be zero */
@@ -67,9 +67,11 @@ _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "memmap entry is 24 
 #define PVH_MEMMAP_MAX ((0x1000 - PVH_MEMMAP_OFFSET) / sizeof(struct hvm_memmap_table_entry))
 
 /* Writes hvm_start_info, its memmap (the E820 map of mem) and, when initrd_len > 0, a one-entry
- * module list for [initrd_gpa, initrd_gpa + initrd_len). The command line must already be at
- * cmdline_gpa. 0, or -1 with err when the structures do not fit in guest RAM. */
+ * module list for [initrd_gpa, initrd_gpa + initrd_len); rsdp_gpa goes to rsdp_paddr (0: none).
+ * The command line must already be at cmdline_gpa. 0, or -1 with err when the structures do not
+ * fit in guest RAM. */
 int loader_pvh_write_start_info(const struct guest_mem *mem, uint64_t cmdline_gpa,
-                                uint64_t initrd_gpa, uint64_t initrd_len, char *err, size_t errlen);
+                                uint64_t initrd_gpa, uint64_t initrd_len, uint64_t rsdp_gpa,
+                                char *err, size_t errlen);
 
 #endif

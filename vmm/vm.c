@@ -7,6 +7,7 @@
  * meet before the first vCPU runs.
  */
 #include "vmm/vm.h"
+#include "vmm/acpi.h"
 #include "vmm/cpu_boot.h"
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
@@ -294,6 +295,12 @@ static int vm_load_guest(struct vm *vm)
 	}
 	if (asprintf(&cmdline, "%s%s", args, vm->cmdline_extra) < 0) {
 		cmdline = NULL;
+		goto out;
+	}
+	/* Both CPU descriptions: ACPI for kernels without MP-table support (and the RSDP address
+	 * for the boot info, so written first), the MP table for kernels without ACPI. */
+	if (acpi_write_tables(&vm->mem, vm->nvcpus, &info.acpi_rsdp, err, sizeof(err)) < 0) {
+		log_error("ACPI tables: %s", err);
 		goto out;
 	}
 	if (loader_write_boot_info(&vm->mem, &info, cmdline, initrd_gpa, initrd_len, err,
