@@ -247,3 +247,13 @@ expect_error() {
 	expect_error "unknown" --kernal "$ELF"
 	expect_error "unexpected argument" --kernel "$ELF" extra
 }
+
+@test "ACPI tables list every vCPU (PVH and the Linux protocol)" {
+	# The RSDP must come from the boot protocol's own field (and match what a scan finds).
+	for proto_via in pvh:hvm_start_info linux:boot_params; do
+		run boot acpi --kernel "$ELF" --boot-protocol ${proto_via%%:*} --vcpus 4
+		[ "$status" -eq 0 ]
+		grep -q "TEST acpi PASS" "$TMP/out"
+		grep -q "^ACPI rsdp=0xe0000 tables=FACP,APIC,DSDT cpus=4 ioapic=1 via=${proto_via#*:}$" "$TMP/out"
+	done
+}
