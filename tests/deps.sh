@@ -10,6 +10,7 @@ packages=(
 	bats curl iproute2 python3 procps             # end-to-end tests (curl --unix-socket, netns, tap)
 	clang libclang-rt-14-dev llvm                 # libFuzzer builds for `make fuzz`
 	qemu-system-x86 fio                           # side-by-side benchmarks, host I/O reference
+	lz4 xz-utils zstd gzip                        # rootfs-tools/debian-kernel.sh (stock kernel for linux.bats)
 )
 
 missing=()
