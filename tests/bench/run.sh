@@ -279,37 +279,46 @@ row "VMM overhead: VmRSS - guest RAM (MiB)" "$(kib_to_mib "$w_mover")" "$(kib_to
 	"$(ratio "$q_mover" "$w_mover")" "< 2 (FC <= 5)"
 
 # --- d) blk and net ---------------------------------------------------------------------------
+# The guest-side loops run at CPL3 (native speed on PVM hosts): tests/bench/blk.sh and net.sh
+# drive them and the host references (fio; a python socket peer in a private netns).
 echo
-echo "== blk and net"
-# A guest figure needs a timed I/O loop in the test guest (blk-many and net-echo are
-# functional tests); say so rather than print a number that means something else.
-if grep -aq 'blk-bench' "$GUEST"; then
-	blk_note="not available yet (the guest has blk-bench but run.sh does not drive it yet)"
+echo "== blk (tests/bench/blk.sh)"
+blk_note="see tests/bench/README-io.md"
+if BUILD=$BUILD tests/bench/blk.sh >"$tmp/blk.out" 2>&1; then
+	indent '  ' <"$tmp/blk.out"
+	# "blk randread: wisp N IOPS, host fio M IOPS, ratio R%"
+	pick() { sed -n "s/^blk $1: $2 \([0-9.]*\) [A-Za-z/]*, host fio \([0-9.]*\).*ratio \([0-9]*\)%.*/\\$3/p" "$tmp/blk.out" | head -n1; }
+	row "blk randread 4k QD32, Async (IOPS)" "$(pick randread wisp 1)" \
+		"$(pick randread 'qemu microvm' 1)" "$(pick randread wisp 3)% of host" ">= 70% of host"
+	row "blk randread 4k QD32, Sync (IOPS)" "$(pick randread 'wisp (io=sync)' 1)" "" \
+		"$(pick randread 'wisp (io=sync)' 3)% of host" ""
+	row "blk seqread 1 MiB QD8, Async (MiB/s)" "$(pick seqread wisp 1)" \
+		"$(pick seqread 'qemu microvm' 1)" "$(pick seqread wisp 3)% of host" ""
+	row "host fio randread reference (IOPS)" "$(pick randread wisp 2)" "" "" ""
 else
-	blk_note="not available yet (the test guest has no timed blk loop: blk-many is a 64-request functional test)"
+	indent '  | ' <"$tmp/blk.out" >&2
+	row "blk randread 4k QD32 (IOPS)" "FAILED" "" "" ">= 70% of host"
+	failed=1
 fi
-echo "  blk: $blk_note"
-echo "  net: not available yet (the test guest has only the functional net-echo test, no throughput loop; a tap device also needs CAP_NET_ADMIN)"
-host_iops=n/a
-if command -v fio >/dev/null && command -v jq >/dev/null; then
-	fio_file=$BUILD/bench/fio-randread.img
-	if fio --name=randread --filename="$fio_file" --rw=randread --bs=4k --iodepth=32 \
-		--ioengine=io_uring --direct=1 --size=64M --runtime="$FIO_RUNTIME" --time_based \
-		--output-format=json >"$tmp/fio.json" 2>"$tmp/fio.err"; then
-		host_iops=$(jq -r '.jobs[0].read.iops | floor' "$tmp/fio.json")
-		echo "  host reference: fio randread 4k QD32 io_uring O_DIRECT on $fio_file: $host_iops IOPS"
-	else
-		echo "  host reference: fio failed:" >&2
-		indent '  | ' <"$tmp/fio.err" >&2
-		failed=1
-	fi
-	rm -f "$fio_file"
+
+echo
+echo "== net (tests/bench/net.sh)"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "  net: n/a (needs root for a network namespace and a tap)"
+	row "net" "n/a (not root)" "" "" ""
+elif BUILD=$BUILD tests/bench/net.sh >"$tmp/net.out" 2>&1; then
+	indent '  ' <"$tmp/net.out"
+	# "net <who> <direction>: N Mbit/s, M packets/s (...)"
+	netpick() { sed -n "s/^net $1 $2: \([0-9.]*\) Mbit\/s, \([0-9.]*\) packets\/s.*/\\$3/p" "$tmp/net.out" | head -n1; }
+	for dir in 'guest->host' 'host->guest'; do
+		row "net $dir, 1400 B UDP (Mbit/s)" "$(netpick wisp "$dir" 1)" "$(netpick "qemu microvm" "$dir" 1)" "" ""
+		row "net $dir (packets/s)" "$(netpick wisp "$dir" 2)" "$(netpick "qemu microvm" "$dir" 2)" "" ""
+	done
 else
-	echo "  host reference: n/a (fio or jq not installed)"
+	indent '  | ' <"$tmp/net.out" >&2
+	row "net" "FAILED" "" "" ""
+	failed=1
 fi
-row "blk randread 4k QD32 (IOPS)" "n/a" "n/a" "" ">= 70% of host"
-row "host io_uring reference (IOPS)" "$host_iops" "" "" ""
-row "net" "n/a" "n/a" "" ""
 
 # --- summary ----------------------------------------------------------------------------------
 summary() {
