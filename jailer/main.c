@@ -40,10 +40,13 @@ struct jailer {
 
 static pid_t jailer_child; /* --new-pid-ns: the wisp process, for signal forwarding */
 
+/* Every exit of the jailer is _exit(): after the pivot there is no /proc and possibly a new
+ * PID namespace, where exit-time handlers (a sanitizer's leak check in `make asan` builds,
+ * which needs /proc and ptrace) would fail or hang. The jailer owns no buffered output. */
 static void jailer_die(const char *msg)
 {
 	fprintf(stderr, "wisp-jailer: %s\n", msg);
-	exit(1);
+	_exit(1);
 }
 
 /* Step 1: every argument, before anything is created. */
@@ -116,7 +119,7 @@ static void jailer_parent(struct jailer *j, pid_t child)
 	}
 	close(j->lock_fd);
 	if (j->args.daemonize)
-		exit(0);
+		_exit(0);
 	/* Nothing left to do as root while waiting. */
 	if (jailer_drop_privileges(j->args.uid, j->args.gid, j->err, sizeof(j->err))) {
 		kill(child, SIGKILL);
@@ -126,8 +129,8 @@ static void jailer_parent(struct jailer *j, pid_t child)
 		if (errno != EINTR)
 			jailer_die("waitpid: lost the wisp process");
 	if (WIFSIGNALED(status))
-		exit(128 + WTERMSIG(status));
-	exit(WEXITSTATUS(status));
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
 }
 
 /* Step 6: wisp becomes PID 1 of a new PID namespace; only the child returns. */
@@ -169,7 +172,7 @@ static void jailer_exec(struct jailer *j)
 		jailer_die(j->err);
 	execve(path, argv, envp);
 	fprintf(stderr, "wisp-jailer: exec %s: %s\n", path, strerror(errno));
-	exit(1);
+	_exit(1);
 }
 
 int main(int argc, char **argv)
