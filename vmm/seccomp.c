@@ -214,6 +214,24 @@ static const struct seccomp_entry seccomp_api[] = {
     FCNTL(F_SETFL, "O_NONBLOCK of a client connection"),
 };
 
+/*
+ * Sanitizer builds only (make asan): what the ASan/UBSan runtime itself does in every thread.
+ * LeakSanitizer's exit-time check needs a new process and ptrace, which stay forbidden: see
+ * seccomp_sanitizer_exit() below.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SECCOMP_SANITIZER 1
+static const struct seccomp_entry seccomp_sanitizer[] = {
+    ALLOW(sigaltstack, "ASan: alternate signal stack torn down at thread exit"),
+};
+static const unsigned seccomp_n_sanitizer =
+    sizeof(seccomp_sanitizer) / sizeof(seccomp_sanitizer[0]);
+#else
+#define SECCOMP_SANITIZER 0
+static const struct seccomp_entry seccomp_sanitizer[1];
+static const unsigned seccomp_n_sanitizer = 0;
+#endif
+
 struct seccomp_role_def {
 	const char *name;
 	const struct seccomp_entry *entries;
@@ -284,11 +302,15 @@ int seccomp_role_from_name(const char *name, enum seccomp_role *role)
 static const struct seccomp_entry *seccomp_entry_at(enum seccomp_role role, unsigned i)
 {
 	const unsigned n_common = sizeof(seccomp_common) / sizeof(seccomp_common[0]);
+	const unsigned n_role = seccomp_roles[role].n;
 
 	if (i < n_common)
 		return &seccomp_common[i];
 	i -= n_common;
-	return i < seccomp_roles[role].n ? &seccomp_roles[role].entries[i] : NULL;
+	if (i < n_role)
+		return &seccomp_roles[role].entries[i];
+	i -= n_role;
+	return i < seccomp_n_sanitizer ? &seccomp_sanitizer[i] : NULL;
 }
 
 const char *seccomp_syscall_name(int nr)
@@ -355,7 +377,8 @@ static void seccomp_sigsys(int sig, siginfo_t *si, void *uctx)
 	if (write(STDERR_FILENO, buf, len) < 0) {
 		/* stderr is gone: the exit code still says it. */
 	}
-	_exit(SECCOMP_EXIT_BAD_SYSCALL);
+	/* The raw syscall: a sanitizer runtime intercepts _exit() and would make more calls. */
+	syscall(SYS_exit_group, SECCOMP_EXIT_BAD_SYSCALL);
 }
 
 void seccomp_install_sigsys_handler(void)
@@ -459,6 +482,28 @@ static int seccomp_program(enum seccomp_role role, struct sock_fprog *out)
 	return rc;
 }
 
+/* Sanitizer builds: once a filter is on, exit() ends the process with its status right after
+ * the handlers registered later than this one, before LeakSanitizer's check (registered at
+ * start-up, so run last) would trap on clone/ptrace. Leak checks need --no-seccomp. */
+static void seccomp_sanitizer_exit(int status, void *arg)
+{
+	(void)arg;
+	syscall(SYS_exit_group, status);
+}
+
+static void seccomp_sanitizer_hook_once(void)
+{
+	on_exit(seccomp_sanitizer_exit, NULL);
+}
+
+static void seccomp_sanitizer_hook(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (SECCOMP_SANITIZER)
+		pthread_once(&once, seccomp_sanitizer_hook_once);
+}
+
 int seccomp_install(enum seccomp_role role)
 {
 	struct sock_fprog prog;
@@ -476,6 +521,7 @@ int seccomp_install(enum seccomp_role role)
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
 		return -errno;
 	seccomp_thread_role = (int)role;
+	seccomp_sanitizer_hook();
 	return 0;
 }
 
