@@ -402,6 +402,37 @@ static int seccomp_add(scmp_filter_ctx ctx, const struct seccomp_entry *e, pid_t
 	return seccomp_rule_add_exact_array(ctx, action, e->nr, e->n_cmp, e->cmp);
 }
 
+/*
+ * glibc opens /proc/sys/vm/overcommit_memory the first time it shrinks the heap of a thread
+ * arena (check_may_shrink_heap) and caches the answer for the process: under any filter that
+ * openat would kill wisp the first time a thread frees a burst of memory. So the first
+ * thread that installs a filter outside the main arena (the main thread's heap shrinks with
+ * brk, without the check) shrinks its heap once on purpose: blocks below the mmap threshold
+ * grow the arena, freeing them puts the top chunk past the trim threshold. A no-op where
+ * malloc is another allocator (sanitizer builds).
+ */
+static void seccomp_prime_heap_shrink_once(void)
+{
+	enum { BLOCK = 96 << 10, NBLOCKS = 4 };
+	void *volatile blocks[NBLOCKS];
+
+	for (int i = 0; i < NBLOCKS; i++) {
+		blocks[i] = malloc(BLOCK);
+		if (blocks[i])
+			memset(blocks[i], 0, 1);
+	}
+	for (int i = NBLOCKS - 1; i >= 0; i--)
+		free(blocks[i]);
+}
+
+static void seccomp_prime_heap_shrink(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (syscall(SYS_gettid) != getpid())
+		pthread_once(&once, seccomp_prime_heap_shrink_once);
+}
+
 /* Things that would otherwise happen lazily, after the filter, through syscalls it forbids. */
 static void seccomp_prepare_thread(void)
 {
@@ -413,6 +444,7 @@ static void seccomp_prepare_thread(void)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	/* jansson seeds its hash function on the first object, from /dev/urandom (openat). */
 	json_object_seed(0);
+	seccomp_prime_heap_shrink();
 }
 
 /* Compiles role's table with libseccomp into a classic BPF program (malloc'd). 0 or -errno. */
