@@ -22,10 +22,16 @@
  *
  * Preparation done by seccomp_install() before loading, so that the threads do not trip over
  * lazy initialisation later: jansson's hash seed is drawn (it would otherwise open
- * /dev/urandom on the first JSON object), SIGSYS is unblocked in the calling thread. So call
+ * /dev/urandom on the first JSON object), glibc's one-time heap-shrink check (an openat of
+ * /proc/sys/vm/overcommit_memory) is triggered once per process, the role's BPF program is
+ * compiled once per process and reused, SIGSYS is unblocked in the calling thread. So call
  * it after the thread has set its signal mask, and never block SIGSYS afterwards: the kernel
  * delivers a seccomp SIGSYS even when blocked, but then resets the handler and the process
  * dies by the signal (still fail-closed, without the report and the 148).
+ *
+ * Sanitizer builds (make asan): the runtime's own needs are allowed (sigaltstack), and once a
+ * filter is on, exit() skips LeakSanitizer's exit-time check, which needs clone and ptrace;
+ * run with --no-seccomp to look for leaks.
  *
  * Thread-safety: seccomp_install() affects only the calling thread and may run concurrently
  * in several threads. The introspection functions are for tests.
