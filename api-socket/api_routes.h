@@ -10,11 +10,37 @@
  *   api_execute()  on the event-loop thread: applies the action to vmm->config or calls the
  *                  VMM through a struct api_vmm_ops, and fills the response.
  *
- * api_handle() is both in one call (tests, the fuzz target). Status codes follow
- * Firecracker: 204 with no body for a successful PUT/PATCH, 200 with JSON for a GET, 400
- * with {"fault_message": "..."} for anything the client got wrong, plus 404 (unknown path)
- * and 405 (known path, wrong method), which Firecracker folds into 400; 500 when the VMM is
- * going away.
+ * api_handle() is both in one call (tests, the fuzz target).
+ *
+ * Firecracker compatibility (field names, required fields and messages follow Firecracker's
+ * swagger and API server; where wisp differs it is on purpose):
+ *   - Status codes: 204 and no body for a successful PUT/PATCH, 200 + JSON for a GET, 400 +
+ *     {"fault_message": "..."} for anything the client got wrong. Unknown paths answer 404
+ *     and a known path with another method 405 (with Allow), where Firecracker answers 400;
+ *     the fault_message is Firecracker's "Invalid request method and/or path: M /p.". 500
+ *     only when the event loop is stopping.
+ *   - Bodies: unknown fields and wrong types are refused with the field's path
+ *     ("machine-config.vcpu_count: expected an integer, got a string"); optional fields may
+ *     be null. Duplicate keys are refused. Firecracker's serde message text is not copied.
+ *   - Ids: 1..64 of [A-Za-z0-9_-] (Firecracker: alphanumeric and '_'); the path id must equal
+ *     the body id ("The id from the path does not match the id from the body!").
+ *   - Pre-boot only (400 "The requested operation is not supported after starting the
+ *     microVM." afterwards): PUT /boot-source, PUT/PATCH /machine-config, PUT /drives, PUT
+ *     /network-interfaces, PUT /logger, PUT /metrics, InstanceStart (so a second InstanceStart
+ *     gets that message). Post-boot only ("... before starting the microVM."): PATCH /drives,
+ *     PATCH /network-interfaces, PATCH /vm, SendCtrlAltDel. FlushMetrics and every GET: any
+ *     time.
+ *   - GET /version answers {"firecracker_version": WISP_VERSION}: Firecracker's field name,
+ *     which clients parse, with wisp's version. GET / has app_name "Wisp".
+ *   - cpu_template and huge_pages are accepted only as "None"; CPU templates do not exist.
+ *   - Logger: show_level and show_log_origin are accepted and ignored; level is
+ *     case-insensitive (Error, Warning, Info, Debug). PUT /logger and PUT /metrics may be
+ *     repeated before boot (Firecracker allows one initialization).
+ *   - Snapshots (/snapshot/create, /snapshot/load): 400 "snapshots are not supported yet".
+ *     /mmds, /mmds/config, /balloon, /balloon/statistics, /vsock, /entropy, /cpu-config,
+ *     /hotplug/memory: 400 "<path> is not supported by wisp", for any method.
+ *   - boot-source takes a wisp extension, "boot_protocol": "Auto" | "Linux" | "PVH", printed by
+ *     GET /vm/config only when not Auto.
  */
 #ifndef WISP_API_ROUTES_H
 #define WISP_API_ROUTES_H
@@ -28,9 +54,6 @@
 
 struct vmm;
 
-#ifndef WISP_VERSION
-#define WISP_VERSION "0.1.0"
-#endif
 #define API_APP_NAME "Wisp"
 
 enum api_method { API_METHOD_GET, API_METHOD_PUT, API_METHOD_PATCH, API_METHOD_OTHER };

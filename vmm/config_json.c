@@ -884,7 +884,6 @@ int config_json_parse(struct vm_config *cfg, const char *text, size_t len, char 
 
 int config_json_load_file(struct vm_config *cfg, const char *path, char *err, size_t errlen)
 {
-	char msg[512];
 	struct stat st;
 	char *buf;
 	ssize_t n;
@@ -892,28 +891,26 @@ int config_json_load_file(struct vm_config *cfg, const char *path, char *err, si
 	int rc;
 
 	if (fd < 0)
-		return fail(err, errlen, "config file %s: %s", path, strerror(errno));
+		return fail(err, errlen, "%s", strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_JSON_FILE_MAX) {
 		close(fd);
-		return fail(err, errlen, "config file %s: not a regular file of at most %d bytes",
-		            path, CONFIG_JSON_FILE_MAX);
+		return fail(err, errlen, "not a regular file of at most %d bytes",
+		            CONFIG_JSON_FILE_MAX);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
-		return fail(err, errlen, "config file %s: out of memory", path);
+		return fail(err, errlen, "out of memory");
 	}
 	n = read(fd, buf, (size_t)st.st_size + 1);
 	close(fd);
 	if (n < 0 || n > st.st_size) {
 		free(buf);
-		return fail(err, errlen, "config file %s: read failed", path);
+		return fail(err, errlen, "read failed");
 	}
-	rc = config_json_parse(cfg, buf, (size_t)n, msg, sizeof(msg));
+	rc = config_json_parse(cfg, buf, (size_t)n, err, errlen);
 	free(buf);
-	if (rc < 0)
-		return fail(err, errlen, "config file %s: %s", path, msg);
-	return 0;
+	return rc;
 }
 
 /* ---- emitting ---- */

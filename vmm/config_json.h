@@ -41,7 +41,7 @@
 int config_json_parse(struct vm_config *cfg, const char *text, size_t len, char *err,
                       size_t errlen);
 /* config_json_parse() on the contents of path (at most CONFIG_JSON_FILE_MAX bytes). The
- * message names the file for I/O errors. */
+ * message does not repeat the path (the caller prefixes "config file PATH: "). */
 int config_json_load_file(struct vm_config *cfg, const char *path, char *err, size_t errlen);
 /* The whole configuration as a new JSON object in the same schema. NULL on allocation
  * failure. Sections that are not set (no kernel, no logger, no metrics) are left out. */
