@@ -19,11 +19,21 @@ LLHTTP_INC  ?= /usr/share/include/llhttp
 
 CFLAGS   := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -I$(LLHTTP_INC) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  := $(EXTRA_LDFLAGS)
-LDLIBS   := $(DEPS_LIBS) -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+else
+# Static by default: no dynamic loader at exec (start-up time), about 1 MiB less resident memory
+# than the shared libraries' touched pages, and a binary that runs inside an empty jail.
+# STATIC=0 links dynamically. (Sanitizer runtimes need dynamic linking.)
+STATIC   ?= 1
+ifeq ($(STATIC),1)
+LDFLAGS  += -static
+DEPS_LIBS := $(shell pkg-config --static --libs liburing libseccomp jansson 2>/dev/null || echo -luring -lseccomp -ljansson)
 endif
+endif
+
+LDLIBS       := $(DEPS_LIBS) -lpthread
 
 WISP_SRCS    :=
 JAILER_SRCS  :=
