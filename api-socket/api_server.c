@@ -69,7 +69,9 @@ struct api_server {
 	int listen_fd, epoll_fd, stop_fd;
 	pthread_t thread;
 	bool running;
-	bool seccomp; /* vmm->seccomp, copied at start: the thread reads no struct vmm field */
+	/* Copied from struct vmm at start: the API thread reads no struct vmm field itself. */
+	struct evloop *loop;
+	bool seccomp;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	unsigned nclients;
 	struct api_client *clients;
@@ -114,7 +116,7 @@ static void serve_request(struct api_server *s, struct api_client *cl)
 
 	api_conn_request(&cl->http, &req);
 	if (api_parse(&req, &act, &resp) == API_PARSE_EXECUTE &&
-	    evloop_call_sync(s->vmm->loop, api_call_execute, &call) < 0) {
+	    evloop_call_sync(s->loop, api_call_execute, &call) < 0) {
 		api_action_free(&act);
 		api_response_error(&resp, 500, "The VMM is shutting down.");
 	}
@@ -346,7 +348,7 @@ static void *api_thread(void *opaque)
 
 		if (rc < 0) {
 			log_error("seccomp: installing the api filter failed: %s", strerror(-rc));
-			evloop_stop(s->vmm->loop, 1);
+			evloop_stop(s->loop, 1);
 			return NULL;
 		}
 	}
@@ -484,6 +486,7 @@ int api_server_start(struct vmm *vmm, const char *socket_path, char *err, size_t
 	s->vmm = vmm;
 	s->ops = &api_vmm_ops_default;
 	s->seccomp = vmm->seccomp;
+	s->loop = vmm->loop;
 	s->nclients = 0;
 	s->clients = NULL;
 	if (listen_socket(s, socket_path, err, errlen) < 0)
