@@ -9,6 +9,7 @@
 #include "vmm/acpi.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"
+#include "vmm/log.h"
 
 #include <string.h>
 
@@ -386,12 +387,12 @@ int acpi_write_tables(const struct guest_mem *mem, unsigned nvcpus, uint64_t *rs
 	size_t len;
 
 	if (nvcpus == 0 || nvcpus > ACPI_MAX_VCPUS)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "ACPI tables describe 1 to %d vCPUs (8-bit APIC ids), not %u",
 		                   ACPI_MAX_VCPUS, nvcpus);
 	len = acpi_size(nvcpus);
 	if (len > sizeof(buf))
-		return loader_fail(
+		return error_set(
 		    err, errlen,
 		    "ACPI tables for %u vCPUs are %zu bytes, more than the %zu between "
 		    "0x%llx and 0x%llx",
@@ -404,7 +405,7 @@ int acpi_write_tables(const struct guest_mem *mem, unsigned nvcpus, uint64_t *rs
 	acpi_build_madt(buf, nvcpus);
 	acpi_build_rsdp(buf);
 	if (guest_mem_write(mem, LAYOUT_ACPI_RSDP, buf, len) < 0)
-		return loader_fail(err, errlen, "guest RAM too small for the ACPI tables at 0x%llx",
+		return error_set(err, errlen, "guest RAM too small for the ACPI tables at 0x%llx",
 		                   (unsigned long long)LAYOUT_ACPI_RSDP);
 	*rsdp_gpa = LAYOUT_ACPI_RSDP;
 	return 0;

@@ -9,6 +9,7 @@
  */
 #include "vmm/config.h"
 
+#include "vmm/log.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,21 +63,6 @@ int config_set_string(char **dst, const char *src)
 	return 0;
 }
 
-/* Formats the one-line message and returns -1, so checks read `return fail(...)`. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /*
  * A resource id (drive_id, iface_id): 1..CONFIG_ID_MAX characters of [A-Za-z0-9_-].
  * Firecracker allows [A-Za-z0-9_]; wisp also accepts '-' (common in scheduler-made names).
@@ -87,15 +73,15 @@ static int check_id(const char *id, const char *field, char *err, size_t errlen)
 	size_t len = strnlen(id, CONFIG_ID_MAX + 1);
 
 	if (len == 0)
-		return fail(err, errlen, "%s: must not be empty", field);
+		return error_set(err, errlen, "%s: must not be empty", field);
 	if (len > CONFIG_ID_MAX)
-		return fail(err, errlen, "%s: longer than %d characters", field, CONFIG_ID_MAX);
+		return error_set(err, errlen, "%s: longer than %d characters", field, CONFIG_ID_MAX);
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '-'))
-			return fail(err, errlen,
+			return error_set(err, errlen,
 			            "%s: \"%s\" contains '%c'; only A-Z a-z 0-9 _ - are allowed",
 			            field, id, c);
 	}
@@ -105,24 +91,24 @@ static int check_id(const char *id, const char *field, char *err, size_t errlen)
 static int check_path(const char *path, const char *field, char *err, size_t errlen)
 {
 	if (!path || !path[0])
-		return fail(err, errlen, "%s: must be a non-empty path", field);
+		return error_set(err, errlen, "%s: must be a non-empty path", field);
 	return 0;
 }
 
 static int check_machine(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->vcpu_count < 1 || cfg->vcpu_count > CONFIG_MAX_VCPUS)
-		return fail(err, errlen,
+		return error_set(err, errlen,
 		            "machine-config.vcpu_count: must be between 1 and %d (got %u)",
 		            CONFIG_MAX_VCPUS, cfg->vcpu_count);
 	/* As Firecracker: with SMT each core has two threads, so the count must pair up. */
 	if (cfg->smt && cfg->vcpu_count > 1 && cfg->vcpu_count % 2)
-		return fail(err, errlen,
+		return error_set(err, errlen,
 		            "machine-config.vcpu_count: must be 1 or an even number when smt is "
 		            "enabled (got %u)",
 		            cfg->vcpu_count);
 	if (cfg->mem_size_mib < 1 || cfg->mem_size_mib > CONFIG_MAX_MEM_MIB)
-		return fail(err, errlen,
+		return error_set(err, errlen,
 		            "machine-config.mem_size_mib: must be between 1 and %llu (got %llu)",
 		            (unsigned long long)CONFIG_MAX_MEM_MIB,
 		            (unsigned long long)cfg->mem_size_mib);
@@ -133,11 +119,11 @@ static int check_boot_source(const struct vm_config *cfg, char *err, size_t errl
 {
 	/* The kernel itself may be missing until InstanceStart; a given one must be a path. */
 	if (cfg->kernel_image_path && !cfg->kernel_image_path[0])
-		return fail(err, errlen, "boot-source.kernel_image_path: must be a non-empty path");
+		return error_set(err, errlen, "boot-source.kernel_image_path: must be a non-empty path");
 	if (cfg->initrd_path && !cfg->initrd_path[0])
-		return fail(err, errlen, "boot-source.initrd_path: must be a non-empty path");
+		return error_set(err, errlen, "boot-source.initrd_path: must be a non-empty path");
 	if ((unsigned)cfg->boot_protocol > BOOT_PROTOCOL_PVH)
-		return fail(err, errlen, "boot-source.boot_protocol: unknown value %d",
+		return error_set(err, errlen, "boot-source.boot_protocol: unknown value %d",
 		            (int)cfg->boot_protocol);
 	return 0;
 }
@@ -154,18 +140,18 @@ static int check_drive(const struct vm_config *cfg, unsigned i, char *err, size_
 	if (check_path(d->path_on_host, field, err, errlen) < 0)
 		return -1;
 	if (d->partuuid && !d->partuuid[0])
-		return fail(err, errlen, "drives[%u].partuuid: must not be empty", i);
+		return error_set(err, errlen, "drives[%u].partuuid: must not be empty", i);
 	if ((unsigned)d->cache_type > CACHE_WRITEBACK)
-		return fail(err, errlen, "drives[%u].cache_type: unknown value", i);
+		return error_set(err, errlen, "drives[%u].cache_type: unknown value", i);
 	if ((unsigned)d->io_engine > IO_ENGINE_ASYNC)
-		return fail(err, errlen, "drives[%u].io_engine: unknown value", i);
+		return error_set(err, errlen, "drives[%u].io_engine: unknown value", i);
 	for (unsigned j = 0; j < i; j++) {
 		if (!strcmp(cfg->drives[j].id, d->id))
-			return fail(err, errlen,
+			return error_set(err, errlen,
 			            "drives[%u].drive_id: \"%s\" is already used by drives[%u]", i,
 			            d->id, j);
 		if (d->is_root_device && cfg->drives[j].is_root_device)
-			return fail(err, errlen,
+			return error_set(err, errlen,
 			            "drives[%u].is_root_device: drives[%u] (\"%s\") is already the "
 			            "root device; only one is allowed",
 			            i, j, cfg->drives[j].id);
@@ -191,33 +177,33 @@ static int check_net(const struct vm_config *cfg, unsigned i, char *err, size_t 
 	if (check_id(n->id, field, err, errlen) < 0)
 		return -1;
 	if (len == 0)
-		return fail(err, errlen, "network-interfaces[%u].host_dev_name: must not be empty",
+		return error_set(err, errlen, "network-interfaces[%u].host_dev_name: must not be empty",
 		            i);
 	if (len >= sizeof(n->host_dev_name))
-		return fail(err, errlen,
+		return error_set(err, errlen,
 		            "network-interfaces[%u].host_dev_name: longer than %zu characters", i,
 		            sizeof(n->host_dev_name) - 1);
 	/* A multicast or all-zero address cannot be a NIC's own address; Linux refuses it. */
 	if (n->has_guest_mac && ((n->guest_mac[0] & 1) || mac_is_zero(n->guest_mac)))
-		return fail(err, errlen,
+		return error_set(err, errlen,
 		            "network-interfaces[%u].guest_mac: must be a unicast, non-zero address",
 		            i);
 	for (unsigned j = 0; j < i; j++) {
 		const struct net_config *o = &cfg->nets[j];
 
 		if (!strcmp(o->id, n->id))
-			return fail(err, errlen,
+			return error_set(err, errlen,
 			            "network-interfaces[%u].iface_id: \"%s\" is already used by "
 			            "network-interfaces[%u]",
 			            i, n->id, j);
 		if (!strcmp(o->host_dev_name, n->host_dev_name))
-			return fail(
+			return error_set(
 			    err, errlen,
 			    "network-interfaces[%u].host_dev_name: \"%s\" is already used by "
 			    "network-interfaces[%u]",
 			    i, n->host_dev_name, j);
 		if (n->has_guest_mac && o->has_guest_mac && !memcmp(o->guest_mac, n->guest_mac, 6))
-			return fail(err, errlen,
+			return error_set(err, errlen,
 			            "network-interfaces[%u].guest_mac: already used by "
 			            "network-interfaces[%u]",
 			            i, j);
@@ -228,14 +214,14 @@ static int check_net(const struct vm_config *cfg, unsigned i, char *err, size_t 
 static int check_devices(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->ndrives > CONFIG_MAX_DRIVES)
-		return fail(err, errlen, "drives: at most %d drives (got %u)", CONFIG_MAX_DRIVES,
+		return error_set(err, errlen, "drives: at most %d drives (got %u)", CONFIG_MAX_DRIVES,
 		            cfg->ndrives);
 	if (cfg->nnets > CONFIG_MAX_NETS)
-		return fail(err, errlen, "network-interfaces: at most %d interfaces (got %u)",
+		return error_set(err, errlen, "network-interfaces: at most %d interfaces (got %u)",
 		            CONFIG_MAX_NETS, cfg->nnets);
 	/* Every virtio device needs one MMIO slot and one IOAPIC pin. */
 	if (cfg->ndrives + cfg->nnets > LAYOUT_VIRTIO_MAX_DEVS)
-		return fail(err, errlen,
+		return error_set(err, errlen,
 		            "drives, network-interfaces: at most %d devices in all (got %u)",
 		            LAYOUT_VIRTIO_MAX_DEVS, cfg->ndrives + cfg->nnets);
 	for (unsigned i = 0; i < cfg->ndrives; i++)
@@ -252,16 +238,16 @@ static int check_logging(const struct vm_config *cfg, char *err, size_t errlen)
 	bool known = false;
 
 	if (cfg->log_path && !cfg->log_path[0])
-		return fail(err, errlen, "logger.log_path: must be a non-empty path");
+		return error_set(err, errlen, "logger.log_path: must be a non-empty path");
 	if (cfg->metrics_path && !cfg->metrics_path[0])
-		return fail(err, errlen, "metrics.metrics_path: must be a non-empty path");
+		return error_set(err, errlen, "metrics.metrics_path: must be a non-empty path");
 	if (!cfg->log_level)
 		return 0;
 	for (size_t i = 0; i < sizeof(config_log_levels) / sizeof(config_log_levels[0]); i++)
 		if (!strcmp(cfg->log_level, config_log_levels[i]))
 			known = true;
 	if (!known)
-		return fail(err, errlen,
+		return error_set(err, errlen,
 		            "logger.level: \"%s\" is not one of Error, Warning, Info, Debug",
 		            cfg->log_level);
 	return 0;

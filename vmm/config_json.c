@@ -8,6 +8,7 @@
  */
 #include "vmm/config_json.h"
 
+#include "vmm/log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,20 +20,6 @@
 #include <unistd.h>
 
 #define PATH_MAX_LEN 160 /* field paths in messages; longer ones are cut */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static void join(char *buf, size_t len, const char *where, const char *key)
 {
@@ -78,9 +65,9 @@ int config_json_check_fields(const json_t *obj, const char *where, const char *c
 		while (*a && strcmp(*a, key))
 			a++;
 		if (!*a && !where[0])
-			return fail(err, errlen, "%s: unknown field", key);
+			return error_set(err, errlen, "%s: unknown field", key);
 		if (!*a)
-			return fail(err, errlen, "%s.%s: unknown field", where, key);
+			return error_set(err, errlen, "%s.%s: unknown field", where, key);
 	}
 	return 0;
 }
@@ -95,7 +82,7 @@ static int get_value(const json_t *obj, const char *where, const char *key, bool
 	if (v && json_is_null(v))
 		v = NULL;
 	if (!v && required)
-		return fail(err, errlen, "%s.%s: missing required field", where, key);
+		return error_set(err, errlen, "%s.%s: missing required field", where, key);
 	*out = v;
 	return 0;
 }
@@ -111,13 +98,13 @@ static int get_string(const json_t *obj, const char *where, const char *key, boo
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return fail(err, errlen, "%s.%s: expected a string, got %s", where, key,
+		return error_set(err, errlen, "%s.%s: expected a string, got %s", where, key,
 		            type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(err, errlen, "%s.%s: must not contain NUL characters", where, key);
+		return error_set(err, errlen, "%s.%s: must not contain NUL characters", where, key);
 	*out = strdup(json_string_value(v));
 	if (!*out)
-		return fail(err, errlen, "%s.%s: out of memory", where, key);
+		return error_set(err, errlen, "%s.%s: out of memory", where, key);
 	return 0;
 }
 
@@ -133,7 +120,7 @@ static int get_fixed_string(const json_t *obj, const char *where, const char *ke
 	if (!s)
 		return 0;
 	if (strlen(s) >= len)
-		rc = fail(err, errlen, "%s.%s: longer than %zu characters", where, key, len - 1);
+		rc = error_set(err, errlen, "%s.%s: longer than %zu characters", where, key, len - 1);
 	else
 		memcpy(buf, s, strlen(s) + 1);
 	free(s);
@@ -152,7 +139,7 @@ static int get_bool(const json_t *obj, const char *where, const char *key, bool 
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return fail(err, errlen, "%s.%s: expected a boolean, got %s", where, key,
+		return error_set(err, errlen, "%s.%s: expected a boolean, got %s", where, key,
 		            type_name(v));
 	*out = json_is_true(v);
 	return 0;
@@ -172,14 +159,14 @@ static int get_u64(const json_t *obj, const char *where, const char *key, bool r
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return fail(err, errlen, "%s.%s: expected an integer, got %s", where, key,
+		return error_set(err, errlen, "%s.%s: expected an integer, got %s", where, key,
 		            type_name(v));
 	i = json_integer_value(v);
 	if (i < 0)
-		return fail(err, errlen, "%s.%s: must not be negative (got %lld)", where, key,
+		return error_set(err, errlen, "%s.%s: must not be negative (got %lld)", where, key,
 		            (long long)i);
 	if ((uint64_t)i > max)
-		return fail(err, errlen, "%s.%s: at most %llu (got %lld)", where, key,
+		return error_set(err, errlen, "%s.%s: at most %llu (got %lld)", where, key,
 		            (unsigned long long)max, (long long)i);
 	*out = (uint64_t)i;
 	return 0;
@@ -192,7 +179,7 @@ static int get_object(const json_t *obj, const char *where, const char *key, boo
 	if (get_value(obj, where, key, required, out, err, errlen) < 0)
 		return -1;
 	if (*out && !json_is_object(*out))
-		return fail(err, errlen, "%s.%s: expected an object, got %s", where, key,
+		return error_set(err, errlen, "%s.%s: expected an object, got %s", where, key,
 		            type_name(*out));
 	return 0;
 }
@@ -217,7 +204,7 @@ int config_json_get_enum(const json_t *obj, const char *where, const char *key, 
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
 		         names[i]);
 	}
-	fail(err, errlen, "%s.%s: \"%s\" is not one of %s", where, key, s, list);
+	error_set(err, errlen, "%s.%s: \"%s\" is not one of %s", where, key, s, list);
 	free(s);
 	return -1;
 }
@@ -298,7 +285,7 @@ int config_json_parse_machine(const json_t *obj, const char *where, bool partial
 		if (get_string(obj, where, key, false, &tmpl, err, errlen) < 0)
 			return -1;
 		if (tmpl && strcmp(tmpl, "None")) {
-			fail(err, errlen, "%s.%s: \"%s\" is not supported by wisp (only \"None\")",
+			error_set(err, errlen, "%s.%s: \"%s\" is not supported by wisp (only \"None\")",
 			     where, key, tmpl);
 			free(tmpl);
 			return -1;
@@ -416,10 +403,10 @@ int config_json_parse_drive_update(const json_t *obj, const char *where,
 	}
 	if (out->path_on_host && !out->path_on_host[0]) {
 		config_drive_update_free(out);
-		return fail(err, errlen, "%s.path_on_host: must be a non-empty path", where);
+		return error_set(err, errlen, "%s.path_on_host: must be a non-empty path", where);
 	}
 	if (!out->path_on_host && !out->has_rate_limiter)
-		return fail(
+		return error_set(
 		    err, errlen,
 		    "%s: specify at least one property to patch: path_on_host, rate_limiter",
 		    where);
@@ -483,7 +470,7 @@ int config_json_parse_net(const json_t *obj, const char *where, struct net_confi
 		int rc = config_parse_mac(mac, out->guest_mac);
 
 		if (rc < 0)
-			fail(err, errlen,
+			error_set(err, errlen,
 			     "%s.guest_mac: \"%s\" is not a MAC address like "
 			     "\"06:00:ac:10:00:02\"",
 			     where, mac);
@@ -546,7 +533,7 @@ int config_json_parse_logger(const json_t *obj, const char *where, struct config
 	if (out->level) {
 		canon = config_log_level_name(out->level);
 		if (!canon) {
-			fail(err, errlen,
+			error_set(err, errlen,
 			     "%s.level: \"%s\" is not one of Error, Warning, Info, Debug", where,
 			     out->level);
 			goto fail;
@@ -634,7 +621,7 @@ int config_apply_drive(struct vm_config *cfg, struct drive_config *d, char *err,
 		i++;
 	if (i == CONFIG_MAX_DRIVES) {
 		config_drive_free(d);
-		return fail(err, errlen, "drives: at most %d drives", CONFIG_MAX_DRIVES);
+		return error_set(err, errlen, "drives: at most %d drives", CONFIG_MAX_DRIVES);
 	}
 	appended = i == cfg->ndrives;
 	old = cfg->drives[i];
@@ -662,7 +649,7 @@ int config_apply_net(struct vm_config *cfg, const struct net_config *n, char *er
 	while (i < cfg->nnets && strcmp(cfg->nets[i].id, n->id))
 		i++;
 	if (i == CONFIG_MAX_NETS)
-		return fail(err, errlen, "network-interfaces: at most %d interfaces",
+		return error_set(err, errlen, "network-interfaces: at most %d interfaces",
 		            CONFIG_MAX_NETS);
 	old = cfg->nets[i];
 	cfg->nets[i] = *n;
@@ -720,10 +707,10 @@ int config_json_load_object(const char *text, size_t len, const char *where, jso
 
 	*out = NULL;
 	if (!root)
-		return fail(err, errlen, "%s: invalid JSON at line %d column %d: %s", where,
+		return error_set(err, errlen, "%s: invalid JSON at line %d column %d: %s", where,
 		            jerr.line, jerr.column, jerr.text);
 	if (!json_is_object(root)) {
-		fail(err, errlen, "%s: expected an object, got %s", where, type_name(root));
+		error_set(err, errlen, "%s: expected an object, got %s", where, type_name(root));
 		json_decref(root);
 		return -1;
 	}
@@ -741,14 +728,14 @@ static int parse_drives(struct vm_config *cfg, const json_t *root, char *err, si
 	if (!arr || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr))
-		return fail(err, errlen, "drives: expected an array, got %s", type_name(arr));
+		return error_set(err, errlen, "drives: expected an array, got %s", type_name(arr));
 	json_array_foreach(arr, i, item)
 	{
 		snprintf(where, sizeof(where), "drives[%zu]", i);
 		if (i >= CONFIG_MAX_DRIVES)
-			return fail(err, errlen, "drives: at most %d drives", CONFIG_MAX_DRIVES);
+			return error_set(err, errlen, "drives: at most %d drives", CONFIG_MAX_DRIVES);
 		if (!json_is_object(item))
-			return fail(err, errlen, "%s: expected an object, got %s", where,
+			return error_set(err, errlen, "%s: expected an object, got %s", where,
 			            type_name(item));
 		if (config_json_parse_drive(item, where, &cfg->drives[i], err, errlen) < 0)
 			return -1;
@@ -766,16 +753,16 @@ static int parse_nets(struct vm_config *cfg, const json_t *root, char *err, size
 	if (!arr || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr))
-		return fail(err, errlen, "network-interfaces: expected an array, got %s",
+		return error_set(err, errlen, "network-interfaces: expected an array, got %s",
 		            type_name(arr));
 	json_array_foreach(arr, i, item)
 	{
 		snprintf(where, sizeof(where), "network-interfaces[%zu]", i);
 		if (i >= CONFIG_MAX_NETS)
-			return fail(err, errlen, "network-interfaces: at most %d interfaces",
+			return error_set(err, errlen, "network-interfaces: at most %d interfaces",
 			            CONFIG_MAX_NETS);
 		if (!json_is_object(item))
-			return fail(err, errlen, "%s: expected an object, got %s", where,
+			return error_set(err, errlen, "%s: expected an object, got %s", where,
 			            type_name(item));
 		if (config_json_parse_net(item, where, &cfg->nets[i], err, errlen) < 0)
 			return -1;
@@ -792,9 +779,9 @@ static int section(const json_t *root, const char *key, bool required, json_t **
 	if (*out && json_is_null(*out))
 		*out = NULL;
 	if (!*out && required)
-		return fail(err, errlen, "%s: missing required section", key);
+		return error_set(err, errlen, "%s: missing required section", key);
 	if (*out && !json_is_object(*out))
-		return fail(err, errlen, "%s: expected an object, got %s", key, type_name(*out));
+		return error_set(err, errlen, "%s: expected an object, got %s", key, type_name(*out));
 	return 0;
 }
 
@@ -809,7 +796,7 @@ static int check_unsupported(const json_t *root, char *err, size_t errlen)
 		json_t *v = json_object_get(root, keys[i]);
 
 		if (v && !json_is_null(v))
-			return fail(err, errlen, "%s: not supported by wisp", keys[i]);
+			return error_set(err, errlen, "%s: not supported by wisp", keys[i]);
 	}
 	return 0;
 }
@@ -891,22 +878,22 @@ int config_json_load_file(struct vm_config *cfg, const char *path, char *err, si
 	int rc;
 
 	if (fd < 0)
-		return fail(err, errlen, "%s", strerror(errno));
+		return error_set(err, errlen, "%s", strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_JSON_FILE_MAX) {
 		close(fd);
-		return fail(err, errlen, "not a regular file of at most %d bytes",
+		return error_set(err, errlen, "not a regular file of at most %d bytes",
 		            CONFIG_JSON_FILE_MAX);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
-		return fail(err, errlen, "out of memory");
+		return error_set(err, errlen, "out of memory");
 	}
 	n = read(fd, buf, (size_t)st.st_size + 1);
 	close(fd);
 	if (n < 0 || n > st.st_size) {
 		free(buf);
-		return fail(err, errlen, "read failed");
+		return error_set(err, errlen, "read failed");
 	}
 	rc = config_json_parse(cfg, buf, (size_t)n, err, errlen);
 	free(buf);

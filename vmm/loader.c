@@ -10,24 +10,13 @@
 #include "vmm/layout.h"
 #include "vmm/pvh.h"
 
+#include "vmm/log.h"
 #include <elf.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define LOADER_PAGE_SIZE 0x1000ULL
-
-int loader_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* True when [start, end) meets the 32-bit MMIO hole. */
 static bool range_meets_mmio_hole(uint64_t start, uint64_t end)
@@ -40,20 +29,20 @@ int loader_check_kernel_range(const struct guest_mem *mem, enum boot_entry_mode 
                               size_t errlen)
 {
 	if (end <= start)
-		return loader_fail(err, errlen, "%s is empty or wraps around (0x%llx..0x%llx)",
+		return error_set(err, errlen, "%s is empty or wraps around (0x%llx..0x%llx)",
 		                   what, (unsigned long long)start, (unsigned long long)end);
 	if (start < LAYOUT_HIMEM)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "%s at 0x%llx overlaps wisp's boot structures below 1 MiB", what,
 		                   (unsigned long long)start);
 	if (range_meets_mmio_hole(start, end))
-		return loader_fail(err, errlen, "%s (0x%llx..0x%llx) lies in the 32-bit MMIO hole",
+		return error_set(err, errlen, "%s (0x%llx..0x%llx) lies in the 32-bit MMIO hole",
 		                   what, (unsigned long long)start, (unsigned long long)end);
 	if (!guest_mem_range_ok(mem, start, end - start))
-		return loader_fail(err, errlen, "%s (0x%llx..0x%llx) ends past guest RAM", what,
+		return error_set(err, errlen, "%s (0x%llx..0x%llx) ends past guest RAM", what,
 		                   (unsigned long long)start, (unsigned long long)end);
 	if (mode == BOOT_ENTRY_LINUX64 && end > LOADER_IDENTITY_MAP_END)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "%s ends at 0x%llx, past the 1 GiB the 64-bit entry maps", what,
 		                   (unsigned long long)end);
 	return 0;
@@ -78,14 +67,14 @@ int loader_load_kernel(const struct guest_mem *mem, const uint8_t *image, size_t
 
 	memset(info, 0, sizeof(*info));
 	if (!image || len == 0)
-		return loader_fail(err, errlen, "kernel image is empty");
+		return error_set(err, errlen, "kernel image is empty");
 	/* ELF first: its magic is at offset 0, a setup header's is at 0x202. */
 	if (loader_is_elf(image, len))
 		rc = loader_load_elf(mem, image, len, protocol, info, err, errlen);
 	else if (loader_is_bzimage(image, len))
 		rc = loader_load_bzimage(mem, image, len, protocol, info, err, errlen);
 	else
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "kernel image is neither ELF (no \\177ELF at 0) nor bzImage "
 		                   "(no HdrS at 0x202)");
 	if (rc < 0)
@@ -108,7 +97,7 @@ int loader_load_initrd(const struct guest_mem *mem, const struct kernel_info *in
 	uint64_t top = guest_mem_low_end(mem), floor = info->load_end, start;
 
 	if (!initrd || len == 0)
-		return loader_fail(err, errlen, "initrd is empty");
+		return error_set(err, errlen, "initrd is empty");
 	/* initrd_addr_max is the highest byte the initrd may occupy, hence + 1. */
 	if (info->initrd_addr_max < top)
 		top = info->initrd_addr_max + 1;
@@ -116,16 +105,16 @@ int loader_load_initrd(const struct guest_mem *mem, const struct kernel_info *in
 		floor = LAYOUT_HIMEM;
 	floor = (floor + LOADER_PAGE_SIZE - 1) & ~(LOADER_PAGE_SIZE - 1);
 	if (top <= floor || len > top - floor)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "initrd of %zu bytes does not fit between the kernel end 0x%llx "
 		                   "and 0x%llx (top of low RAM or initrd_addr_max)",
 		                   len, (unsigned long long)floor, (unsigned long long)top);
 	start = (top - len) & ~(LOADER_PAGE_SIZE - 1);
 	if (start < floor) /* rounding down crossed the kernel */
-		return loader_fail(err, errlen, "initrd of %zu bytes does not fit above the kernel",
+		return error_set(err, errlen, "initrd of %zu bytes does not fit above the kernel",
 		                   len);
 	if (guest_mem_write(mem, start, initrd, len) < 0)
-		return loader_fail(err, errlen, "initrd at 0x%llx is not in guest RAM",
+		return error_set(err, errlen, "initrd at 0x%llx is not in guest RAM",
 		                   (unsigned long long)start);
 	*gpa = start;
 	return 0;
@@ -142,14 +131,14 @@ int loader_write_boot_info(const struct guest_mem *mem, const struct kernel_info
 		cmdline = "";
 	cmdline_len = strlen(cmdline);
 	if (cmdline_len > info->cmdline_max)
-		return loader_fail(
+		return error_set(
 		    err, errlen, "kernel command line is %zu bytes, the kernel accepts at most %u",
 		    cmdline_len, info->cmdline_max);
 	if (initrd_len && !guest_mem_range_ok(mem, initrd_gpa, initrd_len))
-		return loader_fail(err, errlen, "initrd at 0x%llx (%llu bytes) is not in guest RAM",
+		return error_set(err, errlen, "initrd at 0x%llx (%llu bytes) is not in guest RAM",
 		                   (unsigned long long)initrd_gpa, (unsigned long long)initrd_len);
 	if (guest_mem_write(mem, LAYOUT_CMDLINE, cmdline, cmdline_len + 1) < 0)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "guest RAM too small for the command line at 0x%llx",
 		                   (unsigned long long)LAYOUT_CMDLINE);
 	if (info->mode == BOOT_ENTRY_PVH32)
@@ -157,7 +146,7 @@ int loader_write_boot_info(const struct guest_mem *mem, const struct kernel_info
 		                                   info->acpi_rsdp, err, errlen);
 	bootparams_build(&bp, mem, info, LAYOUT_CMDLINE, initrd_gpa, initrd_len);
 	if (guest_mem_write(mem, LAYOUT_ZERO_PAGE, &bp, sizeof(bp)) < 0)
-		return loader_fail(err, errlen, "guest RAM too small for the zero page at 0x%llx",
+		return error_set(err, errlen, "guest RAM too small for the zero page at 0x%llx",
 		                   (unsigned long long)LAYOUT_ZERO_PAGE);
 	return 0;
 }

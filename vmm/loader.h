@@ -93,9 +93,6 @@ unsigned loader_e820_map(const struct guest_mem *mem, struct boot_e820_entry *ma
  * inside that map, so a BOOT_ENTRY_LINUX64 kernel must end below this address. */
 #define LOADER_IDENTITY_MAP_END 0x40000000ULL
 
-/* Formats a one-line message into err (when err and errlen are set) and returns -1. */
-int loader_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Checks that [start, end) may hold kernel bytes: at or above 1 MiB (below it are wisp's boot
  * structures), not empty or wrapping, wholly inside one RAM slot (not in the MMIO hole, not past

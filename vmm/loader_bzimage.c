@@ -21,6 +21,7 @@
  * identity map. min_alignment (a fallback to smaller alignment) is not used.
  */
 #include "vmm/loader.h"
+#include "vmm/log.h"
 #include "vmm/layout.h"
 
 #include <stddef.h>
@@ -48,7 +49,7 @@ static int bz_read_header(const uint8_t *image, size_t len, struct setup_header 
 	size_t end = 0x202 + (size_t)image[0x201], copy;
 
 	if (end > len)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "bzImage setup header ends at 0x%zx, past the end of the image "
 		                   "(%zu bytes)",
 		                   end, len);
@@ -58,23 +59,23 @@ static int bz_read_header(const uint8_t *image, size_t len, struct setup_header 
 	memset(hdr, 0, sizeof(*hdr));
 	memcpy(hdr, image + BZ_HDR_OFFSET, copy);
 	if (hdr->boot_flag != BZ_BOOT_FLAG)
-		return loader_fail(err, errlen, "bzImage boot_flag is 0x%04x, not 0xaa55",
+		return error_set(err, errlen, "bzImage boot_flag is 0x%04x, not 0xaa55",
 		                   hdr->boot_flag);
 	if (hdr->version < BZ_MIN_VERSION)
-		return loader_fail(
+		return error_set(
 		    err, errlen,
 		    "bzImage boot protocol %u.%02u is older than 2.12 (no xloadflags, "
 		    "so no 64-bit entry)",
 		    hdr->version >> 8, hdr->version & 0xff);
 	if (end < BZ_HDR_NEEDED_END)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "bzImage setup header ends at 0x%zx, before init_size (0x260) "
 		                   "which protocol 2.%02u promises",
 		                   end, hdr->version & 0xff);
 	if (!(hdr->loadflags & LOADED_HIGH))
-		return loader_fail(err, errlen, "zImage (LOADED_HIGH clear) is not supported");
+		return error_set(err, errlen, "zImage (LOADED_HIGH clear) is not supported");
 	if (!(hdr->xloadflags & XLF_KERNEL_64))
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "bzImage has no 64-bit entry (XLF_KERNEL_64 clear)");
 	return 0;
 }
@@ -92,7 +93,7 @@ static int bz_place(const struct guest_mem *mem, const struct setup_header *hdr,
 		                                 "non-relocatable bzImage kernel", err, errlen);
 	}
 	if (align == 0 || (align & (align - 1)) || align > BZ_MAX_KERNEL_ALIGNMENT)
-		return loader_fail(
+		return error_set(
 		    err, errlen,
 		    "bzImage kernel_alignment 0x%llx is not a power of two up to 1 GiB",
 		    (unsigned long long)align);
@@ -117,19 +118,19 @@ int loader_load_bzimage(const struct guest_mem *mem, const uint8_t *image, size_
 	if (bz_read_header(image, len, &hdr, err, errlen) < 0)
 		return -1;
 	if (protocol == BOOT_PROTOCOL_PVH)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "boot protocol PVH asked for, but a bzImage has no PVH entry");
 	setup_size = (uint64_t)((hdr.setup_sects ? hdr.setup_sects : BZ_DEFAULT_SETUP_SECTS) + 1) *
 	             BZ_SECTOR;
 	if (setup_size >= len)
-		return loader_fail(
+		return error_set(
 		    err, errlen,
 		    "bzImage has no protected-mode kernel after its %llu setup bytes "
 		    "(image is %zu bytes)",
 		    (unsigned long long)setup_size, len);
 	payload = len - setup_size;
 	if (payload <= BZ_ENTRY64_OFFSET)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "bzImage protected-mode kernel is %llu bytes, too short for the "
 		                   "64-bit entry at 0x200",
 		                   (unsigned long long)payload);
@@ -138,7 +139,7 @@ int loader_load_bzimage(const struct guest_mem *mem, const uint8_t *image, size_
 	if (bz_place(mem, &hdr, size, &load, err, errlen) < 0)
 		return -1;
 	if (guest_mem_write(mem, load, image + setup_size, payload) < 0)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "bzImage kernel at 0x%llx does not fit in guest RAM",
 		                   (unsigned long long)load);
 	/* boot.rst: code32_start "defaults to the load address"; keep it truthful. */

@@ -10,6 +10,7 @@
  * ET_DYN); segments are placed at p_paddr as linked, never relocated.
  */
 #include "vmm/loader.h"
+#include "vmm/log.h"
 #include "vmm/layout.h"
 #include "vmm/pvh.h"
 
@@ -29,30 +30,30 @@ struct elf_pvh_note {
 static int elf_check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t errlen)
 {
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return loader_fail(err, errlen, "ELF class %u is not ELFCLASS64",
+		return error_set(err, errlen, "ELF class %u is not ELFCLASS64",
 		                   eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return loader_fail(err, errlen, "ELF data encoding %u is not little endian",
+		return error_set(err, errlen, "ELF data encoding %u is not little endian",
 		                   eh->e_ident[EI_DATA]);
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT)
-		return loader_fail(err, errlen, "ELF version %u is not EV_CURRENT",
+		return error_set(err, errlen, "ELF version %u is not EV_CURRENT",
 		                   eh->e_ident[EI_VERSION]);
 	if (eh->e_machine != EM_X86_64)
-		return loader_fail(err, errlen, "ELF machine %u is not x86-64 (%u)", eh->e_machine,
+		return error_set(err, errlen, "ELF machine %u is not x86-64 (%u)", eh->e_machine,
 		                   EM_X86_64);
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
-		return loader_fail(err, errlen, "ELF type %u is not an executable", eh->e_type);
+		return error_set(err, errlen, "ELF type %u is not an executable", eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return loader_fail(err, errlen, "ELF program header size %u is not %zu",
+		return error_set(err, errlen, "ELF program header size %u is not %zu",
 		                   eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (eh->e_phnum == 0)
-		return loader_fail(err, errlen, "ELF has no program headers");
+		return error_set(err, errlen, "ELF has no program headers");
 	if (eh->e_phnum > LOADER_ELF_MAX_PHDRS)
-		return loader_fail(err, errlen, "ELF has %u program headers, wisp accepts %u",
+		return error_set(err, errlen, "ELF has %u program headers, wisp accepts %u",
 		                   eh->e_phnum, LOADER_ELF_MAX_PHDRS);
 	/* phnum * phentsize is at most 128 * 56: no overflow; compare against what is left. */
 	if (eh->e_phoff > len || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
-		return loader_fail(
+		return error_set(
 		    err, errlen,
 		    "ELF program headers (offset 0x%llx, %u entries) run past the end "
 		    "of the image (%zu bytes)",
@@ -90,11 +91,11 @@ static int elf_pvh_value(const uint8_t *desc, uint32_t descsz, struct elf_pvh_no
 	} else if (descsz == 8) {
 		memcpy(&v64, desc, 8);
 	} else {
-		return loader_fail(err, errlen, "PVH note value is %u bytes, expected 4 or 8",
+		return error_set(err, errlen, "PVH note value is %u bytes, expected 4 or 8",
 		                   descsz);
 	}
 	if (v64 > UINT32_MAX)
-		return loader_fail(err, errlen, "PVH entry 0x%llx is not a 32-bit address",
+		return error_set(err, errlen, "PVH entry 0x%llx is not a 32-bit address",
 		                   (unsigned long long)v64);
 	note->found = true;
 	note->entry = v64;
@@ -124,7 +125,7 @@ static int elf_scan_notes(const uint8_t *image, uint64_t off, uint64_t size,
 		desc_pad = align4(descsz);
 		/* Each term is below 2^33, so the sum cannot wrap. */
 		if (12 + name_pad + desc_pad > left)
-			return loader_fail(err, errlen,
+			return error_set(err, errlen,
 			                   "ELF note at file offset 0x%llx runs past "
 			                   "its segment or section",
 			                   (unsigned long long)(off + (size - left)));
@@ -152,7 +153,7 @@ static int elf_find_pvh_note(const uint8_t *image, size_t len, const Elf64_Ehdr 
 		if (ph.p_type != PT_NOTE)
 			continue;
 		if (!elf_in_file(len, ph.p_offset, ph.p_filesz))
-			return loader_fail(err, errlen,
+			return error_set(err, errlen,
 			                   "ELF note segment %u runs past the end of "
 			                   "the image",
 			                   i);
@@ -163,7 +164,7 @@ static int elf_find_pvh_note(const uint8_t *image, size_t len, const Elf64_Ehdr 
 		return 0;
 	if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
 	    !elf_in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "ELF section headers (offset 0x%llx, %u entries) "
 		                   "are malformed or run past the end of the image",
 		                   (unsigned long long)eh->e_shoff, eh->e_shnum);
@@ -172,7 +173,7 @@ static int elf_find_pvh_note(const uint8_t *image, size_t len, const Elf64_Ehdr 
 		if (sh.sh_type != SHT_NOTE)
 			continue;
 		if (!elf_in_file(len, sh.sh_offset, sh.sh_size))
-			return loader_fail(err, errlen,
+			return error_set(err, errlen,
 			                   "ELF note section %u runs past the end of "
 			                   "the image",
 			                   i);
@@ -191,19 +192,19 @@ static int elf_check_segment(const struct guest_mem *mem, enum boot_entry_mode m
 	Elf64_Phdr other;
 
 	if (ph->p_filesz > ph->p_memsz)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "ELF segment %u: p_filesz 0x%llx exceeds p_memsz "
 		                   "0x%llx",
 		                   i, (unsigned long long)ph->p_filesz,
 		                   (unsigned long long)ph->p_memsz);
 	if (!elf_in_file(len, ph->p_offset, ph->p_filesz))
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "ELF segment %u: file bytes 0x%llx+0x%llx run past "
 		                   "the end of the image (%zu bytes)",
 		                   i, (unsigned long long)ph->p_offset,
 		                   (unsigned long long)ph->p_filesz, len);
 	if (ph->p_memsz > UINT64_MAX - ph->p_paddr)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "ELF segment %u: address 0x%llx + size 0x%llx "
 		                   "overflows",
 		                   i, (unsigned long long)ph->p_paddr,
@@ -219,7 +220,7 @@ static int elf_check_segment(const struct guest_mem *mem, enum boot_entry_mode m
 		/* Earlier segments passed the checks above: their ends do not wrap. */
 		if (ph->p_paddr < other.p_paddr + other.p_memsz &&
 		    other.p_paddr < ph->p_paddr + ph->p_memsz)
-			return loader_fail(err, errlen, "ELF segments %u and %u overlap", j, i);
+			return error_set(err, errlen, "ELF segments %u and %u overlap", j, i);
 	}
 	return 0;
 }
@@ -252,9 +253,9 @@ static int elf_check_segments(const struct guest_mem *mem, enum boot_entry_mode 
 			entry_ok = true;
 	}
 	if (nload == 0)
-		return loader_fail(err, errlen, "ELF has no loadable (PT_LOAD) segment");
+		return error_set(err, errlen, "ELF has no loadable (PT_LOAD) segment");
 	if (!entry_ok)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "ELF entry point 0x%llx is outside every loaded "
 		                   "segment",
 		                   (unsigned long long)entry);
@@ -274,7 +275,7 @@ static int elf_copy_segments(const struct guest_mem *mem, const uint8_t *image,
 			continue;
 		bss = guest_mem_ptr(mem, ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz);
 		if (guest_mem_write(mem, ph.p_paddr, image + ph.p_offset, ph.p_filesz) < 0 || !bss)
-			return loader_fail(err, errlen, "ELF segment %u does not fit in guest RAM",
+			return error_set(err, errlen, "ELF segment %u does not fit in guest RAM",
 			                   i);
 		memset(bss, 0, ph.p_memsz - ph.p_filesz);
 	}
@@ -289,7 +290,7 @@ int loader_load_elf(const struct guest_mem *mem, const uint8_t *image, size_t le
 	uint64_t entry;
 
 	if (len < sizeof(eh))
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "ELF image truncated: %zu bytes, the header needs %zu", len,
 		                   sizeof(eh));
 	memcpy(&eh, image, sizeof(eh));
@@ -298,7 +299,7 @@ int loader_load_elf(const struct guest_mem *mem, const uint8_t *image, size_t le
 	if (elf_find_pvh_note(image, len, &eh, &note, err, errlen) < 0)
 		return -1;
 	if (protocol == BOOT_PROTOCOL_PVH && !note.found)
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "boot protocol PVH asked for, but the ELF has no PVH "
 		                   "note (Xen, XEN_ELFNOTE_PHYS32_ENTRY)");
 	/* AUTO prefers PVH when the kernel offers it, as Firecracker and QEMU do. */

@@ -6,6 +6,7 @@
  * guest_mem_write(); a RAM too small for the fixed structures is an error, not a partial write.
  */
 #include "vmm/loader.h"
+#include "vmm/log.h"
 #include "vmm/layout.h"
 #include "vmm/pvh.h"
 
@@ -38,12 +39,12 @@ int loader_pvh_write_start_info(const struct guest_mem *mem, uint64_t cmdline_gp
 		start.nr_modules = 1;
 		start.modlist_paddr = LAYOUT_PVH_MODLIST;
 		if (guest_mem_write(mem, LAYOUT_PVH_MODLIST, &mod, sizeof(mod)) < 0)
-			return loader_fail(err, errlen,
+			return error_set(err, errlen,
 			                   "guest RAM too small for the PVH module list");
 	}
 	if (guest_mem_write(mem, LAYOUT_PVH_INFO, &start, sizeof(start)) < 0 ||
 	    guest_mem_write(mem, start.memmap_paddr, memmap, n * sizeof(memmap[0])) < 0)
-		return loader_fail(err, errlen, "guest RAM too small for hvm_start_info at 0x%llx",
+		return error_set(err, errlen, "guest RAM too small for hvm_start_info at 0x%llx",
 		                   (unsigned long long)LAYOUT_PVH_INFO);
 	return 0;
 }

@@ -73,3 +73,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		/* Nothing sensible to do when stderr is gone. */
 	}
 }
+
+int error_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}

@@ -8,12 +8,19 @@
 #ifndef WISP_LOG_H
 #define WISP_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
 /* Redirects messages to path (appended). 0, or -errno. */
 int log_set_path(const char *path);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Formats a one-line error message into err (when err is not NULL and errlen > 0) and returns
+ * -1, so that checks read `return error_set(err, errlen, "...", ...)`. The message is for the
+ * caller to report (log, HTTP 400 fault_message); nothing is printed here. */
+int error_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

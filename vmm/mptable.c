@@ -8,6 +8,7 @@
 #include "vmm/mptable.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"
+#include "vmm/log.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -197,9 +198,9 @@ int mptable_write(const struct guest_mem *mem, unsigned nvcpus, char *err, size_
 	size_t pos = cfg_off + sizeof(hdr);
 
 	if (nvcpus == 0)
-		return loader_fail(err, errlen, "MP table needs at least one vCPU");
+		return error_set(err, errlen, "MP table needs at least one vCPU");
 	if (mptable_size(nvcpus) > sizeof(buf))
-		return loader_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "MP table for %u vCPUs is %zu bytes, more than the %zu below "
 		                   "0x%llx",
 		                   nvcpus, mptable_size(nvcpus), sizeof(buf),
@@ -222,7 +223,7 @@ int mptable_write(const struct guest_mem *mem, unsigned nvcpus, char *err, size_
 	buf[offsetof(struct mp_floating_pointer, checksum)] = mptable_checksum(buf, sizeof(fp));
 
 	if (guest_mem_write(mem, LAYOUT_MPTABLE, buf, pos) < 0)
-		return loader_fail(err, errlen, "guest RAM too small for the MP table at 0x%llx",
+		return error_set(err, errlen, "guest RAM too small for the MP table at 0x%llx",
 		                   (unsigned long long)LAYOUT_MPTABLE);
 	return 0;
 }

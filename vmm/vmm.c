@@ -20,16 +20,6 @@
 
 static struct kvm_host kvm_host = {.fd = -1};
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Runs first on each vCPU thread: its seccomp filter, before the first KVM_RUN. */
 static void vmm_vcpu_thread_init(struct vm *vm, enum vm_thread_role role)
 {
@@ -52,14 +42,14 @@ static int vmm_check_host(const struct vm_config *cfg, char *err, size_t errlen)
 	uint64_t host_mib = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page >> 20 : 0;
 
 	if (host_mib && cfg->mem_size_mib > host_mib)
-		return fail(err, errlen,
+		return error_set(err, errlen,
 			    "machine-config.mem_size_mib: %llu MiB is more than the host's %llu MiB",
 			    (unsigned long long)cfg->mem_size_mib, (unsigned long long)host_mib);
 	if (kvm_host.max_vcpus > 0 && cfg->vcpu_count > (unsigned)kvm_host.max_vcpus)
-		return fail(err, errlen, "machine-config.vcpu_count: %u is more than KVM allows (%d)",
+		return error_set(err, errlen, "machine-config.vcpu_count: %u is more than KVM allows (%d)",
 			    cfg->vcpu_count, kvm_host.max_vcpus);
 	if (!cfg->kernel_image_path)
-		return fail(err, errlen, "boot-source: no kernel_image_path configured");
+		return error_set(err, errlen, "boot-source: no kernel_image_path configured");
 	return 0;
 }
 
@@ -68,11 +58,11 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 	static bool pvm_warned;
 
 	if (vmm->state != VMM_NOT_STARTED)
-		return fail(err, errlen, "the microVM is already running");
+		return error_set(err, errlen, "the microVM is already running");
 	if (config_validate(&vmm->config, err, errlen) < 0)
 		return -1;
 	if (kvm_host.fd < 0 && kvm_host_open(&kvm_host) < 0)
-		return fail(err, errlen, "/dev/kvm is not usable (see the log)");
+		return error_set(err, errlen, "/dev/kvm is not usable (see the log)");
 	if (vmm_check_host(&vmm->config, err, errlen) < 0)
 		return -1;
 	if (kvm_host.pvm && !pvm_warned) {
@@ -83,11 +73,11 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 	log_debug("building the microVM");
 	vmm->vm = vm_create(&vmm->config, &kvm_host, vmm->loop);
 	if (!vmm->vm)
-		return fail(err, errlen, "building the microVM failed (see the log)");
+		return error_set(err, errlen, "building the microVM failed (see the log)");
 	if (vmm->seccomp)
 		vmm->vm->thread_init = vmm_vcpu_thread_init;
 	if (vm_start(vmm->vm) < 0)
-		return fail(err, errlen, "starting the vCPUs failed");
+		return error_set(err, errlen, "starting the vCPUs failed");
 	vmm->state = VMM_RUNNING;
 	log_debug("vCPUs started");
 	if (vmm->seccomp) {
@@ -96,7 +86,7 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 		if (rc < 0) {
 			log_error("seccomp: installing the vmm filter failed: %s", strerror(-rc));
 			vm_request_stop(vmm->vm, 1);
-			return fail(err, errlen, "seccomp setup failed");
+			return error_set(err, errlen, "seccomp setup failed");
 		}
 	}
 	return 0;
@@ -105,11 +95,11 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 int vmm_pause(struct vmm *vmm, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
-		return fail(err, errlen, "the microVM is not running");
+		return error_set(err, errlen, "the microVM is not running");
 	if (vmm->state == VMM_PAUSED)
 		return 0;
 	if (vm_pause(vmm->vm) < 0)
-		return fail(err, errlen, "the microVM stopped while pausing");
+		return error_set(err, errlen, "the microVM stopped while pausing");
 	vmm->state = VMM_PAUSED;
 	return 0;
 }
@@ -117,7 +107,7 @@ int vmm_pause(struct vmm *vmm, char *err, size_t errlen)
 int vmm_resume(struct vmm *vmm, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
-		return fail(err, errlen, "the microVM is not running");
+		return error_set(err, errlen, "the microVM is not running");
 	if (vmm->state == VMM_RUNNING)
 		return 0;
 	vm_resume(vmm->vm);
@@ -128,9 +118,9 @@ int vmm_resume(struct vmm *vmm, char *err, size_t errlen)
 int vmm_send_ctrl_alt_del(struct vmm *vmm, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
-		return fail(err, errlen, "the microVM is not running");
+		return error_set(err, errlen, "the microVM is not running");
 	if (i8042_send_ctrl_alt_del(vmm->vm) < 0)
-		return fail(err, errlen, "the microVM has no i8042 keyboard controller");
+		return error_set(err, errlen, "the microVM has no i8042 keyboard controller");
 	return 0;
 }
 
@@ -138,7 +128,7 @@ int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
 		     const struct rate_limiter_config *limiter, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
-		return fail(err, errlen, "the microVM is not running");
+		return error_set(err, errlen, "the microVM is not running");
 	return blk_update(vmm->vm, drive_id, path, limiter, err, errlen);
 }
 
@@ -146,6 +136,6 @@ int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limi
 		   const struct rate_limiter_config *tx, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
-		return fail(err, errlen, "the microVM is not running");
+		return error_set(err, errlen, "the microVM is not running");
 	return net_update(vmm->vm, iface_id, rx, tx, err, errlen);
 }
