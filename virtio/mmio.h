@@ -71,6 +71,11 @@ struct virtio_device_ops {
 	void (*reset)(void *dev);
 	/* Frees dev, when the transport is destroyed. May be NULL. */
 	void (*destroy)(void *dev);
+	/* VM pause/resume (PATCH /vm): stop and restart work that does not come from a queue
+	 * notification (a tap, timers); the transport already stops watching the queues. After
+	 * resume the device re-checks its queues. Event-loop thread. May be NULL. */
+	void (*pause)(void *dev);
+	void (*resume)(void *dev);
 };
 
 /* How the transport reaches the outside world (KVM + event loop, or a test). */

@@ -130,11 +130,37 @@ static void bus_destroy_op(void *dev)
 	teardown(t);
 }
 
+/* VM pause: stop watching the queue notifications (a notification that arrives meanwhile
+ * stays counted in its eventfd and is handled on resume), then the device's own sources. */
+static void bus_pause_op(void *dev)
+{
+	struct virtio_mmio *t = dev;
+
+	for (unsigned i = 0; i < t->nqueues; i++)
+		if (t->notify_fd[i] >= 0)
+			evloop_modify(t->vm->loop, t->notify_fd[i], 0);
+	if (t->ops->pause)
+		t->ops->pause(t->dev);
+}
+
+static void bus_resume_op(void *dev)
+{
+	struct virtio_mmio *t = dev;
+
+	if (t->ops->resume)
+		t->ops->resume(t->dev);
+	for (unsigned i = 0; i < t->nqueues; i++)
+		if (t->notify_fd[i] >= 0)
+			evloop_modify(t->vm->loop, t->notify_fd[i], EPOLLIN);
+}
+
 static const struct device_ops virtio_mmio_bus_ops = {
     .name = "virtio-mmio",
     .read = bus_read_op,
     .write = bus_write_op,
     .reset = bus_reset_op,
+    .pause = bus_pause_op,
+    .resume = bus_resume_op,
     .destroy = bus_destroy_op,
 };
 

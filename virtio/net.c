@@ -107,6 +107,7 @@ struct net {
 	int tap_fd;
 	bool tap_in_loop, rx_timer_in_loop, tx_timer_in_loop;
 	bool tap_dead;           /* EPOLLERR/HUP or EOF: RX stops, TX drops */
+	bool paused;             /* VM paused: no tap, timer or queue work touches guest memory */
 	uint32_t tap_events;     /* EPOLLIN / EPOLLOUT wanted now */
 	uint32_t tap_events_set; /* what the loop was last told */
 
@@ -170,17 +171,24 @@ static void net_signal(struct net *n, unsigned qidx)
 	virtio_mmio_signal_used(n->t, qidx);
 }
 
-/* Tells the loop which tap events we want, when that changed. */
+/* Tells the loop which tap events we want (none while the VM is paused), when that changed. */
+static void net_tap_apply(struct net *n)
+{
+	uint32_t want = n->paused ? 0 : n->tap_events;
+
+	if (!n->loop || !n->tap_in_loop || want == n->tap_events_set)
+		return;
+	if (evloop_modify(n->loop, n->tap_fd, want) == 0)
+		n->tap_events_set = want;
+}
+
 static void net_tap_want(struct net *n, uint32_t bit, bool on)
 {
 	if (on)
 		n->tap_events |= bit;
 	else
 		n->tap_events &= ~bit;
-	if (!n->loop || !n->tap_in_loop || n->tap_events == n->tap_events_set)
-		return;
-	if (evloop_modify(n->loop, n->tap_fd, n->tap_events) == 0)
-		n->tap_events_set = n->tap_events;
+	net_tap_apply(n);
 }
 
 /* The tap is gone (interface deleted) or the test peer closed: stop watching it for good. */
@@ -418,7 +426,7 @@ static void rx_process(struct net *n)
 {
 	enum net_wait w = NET_GO;
 
-	if (!n->active)
+	if (!n->active || n->paused)
 		return;
 	for (unsigned i = 0; i < NET_BUDGET && w == NET_GO; i++)
 		w = rx_one(n);
@@ -503,7 +511,7 @@ static void tx_process(struct net *n)
 {
 	enum net_wait w = NET_GO;
 
-	if (!n->active)
+	if (!n->active || n->paused)
 		return;
 	for (unsigned i = 0; i < NET_BUDGET && w == NET_GO; i++)
 		w = tx_one(n);
@@ -620,7 +628,27 @@ static void net_destroy(void *dev)
 	net_free(dev);
 }
 
+static void net_pause(void *dev)
+{
+	struct net *n = dev;
+
+	n->paused = true;
+	net_tap_apply(n);
+}
+
+static void net_resume(void *dev)
+{
+	struct net *n = dev;
+
+	n->paused = false;
+	net_tap_apply(n);
+	rx_process(n);
+	tx_process(n);
+}
+
 const struct virtio_device_ops net_virtio_ops = {
+    .pause = net_pause,
+    .resume = net_resume,
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
     .features = net_features,
