@@ -49,7 +49,8 @@ boot_until() {
 
 @test "linux: command line, E820 map and RAM as configured (ELF vmlinux, 256 MiB)" {
 	cmdline="console=ttyS0 earlyprintk=ttyS0 reboot=k panic=1 pci=off wisp.check=e820"
-	boot_until "Memory: " --mem-mib 256 --cmdline "$cmdline"
+	# The end of the Memory: line, so the whole line is there (the console prints byte by byte).
+	boot_until "Memory: .*reserved)" --mem-mib 256 --cmdline "$cmdline"
 	grep -q "Command line: $cmdline\$" "$TMP/out"
 	grep -q "BIOS-e820: \[mem 0x0000000000000000-0x000000000009fbff\] usable" "$TMP/out"
 	grep -q "BIOS-e820: \[mem 0x000000000009fc00-0x00000000000fffff\] reserved" "$TMP/out"
@@ -62,7 +63,8 @@ boot_until() {
 }
 
 @test "linux: RAM above the 4 GiB boundary is in the E820 map (4 GiB guest)" {
-	boot_until "BIOS-e820: \[mem 0x0000000100000000" --mem-mib 4096 \
+	# A line printed after the E820 map, so the map is complete.
+	boot_until "NX (Execute Disable)" --mem-mib 4096 \
 		--cmdline "console=ttyS0 earlyprintk=ttyS0 reboot=k panic=1 pci=off"
 	grep -q "BIOS-e820: \[mem 0x0000000000100000-0x00000000bfffffff\] usable" "$TMP/out"
 	grep -q "BIOS-e820: \[mem 0x0000000100000000-0x000000013fffffff\] usable" "$TMP/out"
