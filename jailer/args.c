@@ -6,6 +6,7 @@
  * netns path a namespace, is the cgroup file known) live in fs.c, privs.c and cgroup.c.
  */
 #include "jailer/jailer.h"
+#include "vmm/log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,19 +16,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-/* snprintf into err; always returns -1 so callers can "return jailer_fail(...)". */
-static int args_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int args_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 bool jailer_id_valid(const char *id)
 {
@@ -113,22 +101,22 @@ int jailer_cgroup_parse(const char *arg, struct jailer_cgroup *cg, char *err, si
 
 	memset(cg, 0, sizeof(*cg));
 	if (!eq)
-		return args_fail(err, errlen, "--cgroup %s: expected FILE=VALUE", arg);
+		return error_set(err, errlen, "--cgroup %s: expected FILE=VALUE", arg);
 	flen = (size_t)(eq - arg);
 	if (flen >= sizeof(cg->file) || !args_component_valid(arg, flen))
-		return args_fail(err, errlen, "--cgroup %s: bad cgroup file name", arg);
+		return error_set(err, errlen, "--cgroup %s: bad cgroup file name", arg);
 	memcpy(cg->file, arg, flen);
 	dot = strchr(cg->file, '.');
 	if (!dot || dot == cg->file || !dot[1] ||
 	    (size_t)(dot - cg->file) >= sizeof(cg->controller))
-		return args_fail(err, errlen,
+		return error_set(err, errlen,
 		                 "--cgroup %s: the file must be CONTROLLER.NAME (e.g. cpuset.cpus)",
 		                 arg);
 	memcpy(cg->controller, cg->file, (size_t)(dot - cg->file));
 	if (strlen(eq + 1) >= sizeof(cg->value) || strpbrk(eq + 1, "\n"))
-		return args_fail(err, errlen, "--cgroup %s: bad value", arg);
+		return error_set(err, errlen, "--cgroup %s: bad value", arg);
 	if (!eq[1])
-		return args_fail(err, errlen, "--cgroup %s: empty value", arg);
+		return error_set(err, errlen, "--cgroup %s: empty value", arg);
 	strcpy(cg->value, eq + 1);
 	return 0;
 }
@@ -140,21 +128,21 @@ int jailer_rlimit_parse(const char *arg, struct jailer_rlimit *rl, char *err, si
 	char *end;
 
 	if (!eq)
-		return args_fail(err, errlen, "--resource-limit %s: expected RESOURCE=VALUE", arg);
+		return error_set(err, errlen, "--resource-limit %s: expected RESOURCE=VALUE", arg);
 	if ((size_t)(eq - arg) == 5 && !strncmp(arg, "fsize", 5))
 		rl->resource = RLIMIT_FSIZE;
 	else if ((size_t)(eq - arg) == 7 && !strncmp(arg, "no-file", 7))
 		rl->resource = RLIMIT_NOFILE;
 	else
-		return args_fail(err, errlen,
+		return error_set(err, errlen,
 		                 "--resource-limit %s: unknown resource (fsize or no-file)", arg);
 	num = eq + 1;
 	if (*num < '0' || *num > '9')
-		return args_fail(err, errlen, "--resource-limit %s: not a decimal number", arg);
+		return error_set(err, errlen, "--resource-limit %s: not a decimal number", arg);
 	errno = 0;
 	rl->value = strtoull(num, &end, 10);
 	if (errno || *end)
-		return args_fail(err, errlen, "--resource-limit %s: not a decimal number", arg);
+		return error_set(err, errlen, "--resource-limit %s: not a decimal number", arg);
 	return 0;
 }
 
@@ -186,7 +174,7 @@ static int args_set_once(const char **slot, const char *value, const char *name,
                          size_t errlen)
 {
 	if (*slot)
-		return args_fail(err, errlen, "%s given twice", name);
+		return error_set(err, errlen, "%s given twice", name);
 	*slot = value;
 	return 0;
 }
@@ -194,9 +182,9 @@ static int args_set_once(const char **slot, const char *value, const char *name,
 static int args_id(struct jailer_args *args, char *err, size_t errlen)
 {
 	if (!args->id)
-		return args_fail(err, errlen, "--id is required");
+		return error_set(err, errlen, "--id is required");
 	if (!jailer_id_valid(args->id))
-		return args_fail(err, errlen,
+		return error_set(err, errlen,
 		                 "--id '%s': must be 1..%d characters of A-Z, a-z, 0-9 and '-'",
 		                 args->id, JAILER_ID_MAX);
 	return 0;
@@ -208,16 +196,16 @@ static int args_ids(struct jailer_args *args, const char *uid, const char *gid, 
 	unsigned v;
 
 	if (!uid || !gid)
-		return args_fail(err, errlen, "--uid and --gid are required");
+		return error_set(err, errlen, "--uid and --gid are required");
 	if (jailer_parse_uint32(uid, &v))
-		return args_fail(err, errlen, "--uid '%s': not a numeric user id", uid);
+		return error_set(err, errlen, "--uid '%s': not a numeric user id", uid);
 	args->uid = v;
 	if (jailer_parse_uint32(gid, &v))
-		return args_fail(err, errlen, "--gid '%s': not a numeric group id", gid);
+		return error_set(err, errlen, "--gid '%s': not a numeric group id", gid);
 	args->gid = v;
 	/* A jailed wisp running as root would make every other step decorative. */
 	if (args->uid == 0 || args->gid == 0)
-		return args_fail(err, errlen, "--uid/--gid 0: the jailed process must not be root");
+		return error_set(err, errlen, "--uid/--gid 0: the jailed process must not be root");
 	return 0;
 }
 
@@ -226,30 +214,30 @@ static int args_paths(struct jailer_args *args, char *err, size_t errlen)
 	const char *name;
 
 	if (!args->exec_file || !*args->exec_file)
-		return args_fail(err, errlen, "--exec-file is required");
+		return error_set(err, errlen, "--exec-file is required");
 	name = jailer_basename(args->exec_file);
 	/* The copy must not collide with what the jailer itself puts in the jail root. */
 	if (!strcmp(name, "dev") || !strcmp(name, JAILER_PID_FILE))
-		return args_fail(err, errlen, "--exec-file %s: the file may not be named '%s'",
+		return error_set(err, errlen, "--exec-file %s: the file may not be named '%s'",
 		                 args->exec_file, name);
 	if (!args_component_valid(name, strlen(name)))
-		return args_fail(
+		return error_set(
 		    err, errlen,
 		    "--exec-file %s: the file name must be of A-Z, a-z, 0-9, '.', '_', "
 		    "'-'",
 		    args->exec_file);
 	if (args->chroot_base[0] != '/' || strstr(args->chroot_base, "/..") ||
 	    strlen(args->chroot_base) > 1024)
-		return args_fail(err, errlen,
+		return error_set(err, errlen,
 		                 "--chroot-base-dir %s: must be an absolute path without '..'",
 		                 args->chroot_base);
 	if (!jailer_relpath_valid(args->parent_cgroup))
-		return args_fail(err, errlen,
+		return error_set(err, errlen,
 		                 "--parent-cgroup %s: must be a relative path of A-Z, a-z, 0-9, "
 		                 "'.', '_', '-' (no '..')",
 		                 args->parent_cgroup);
 	if (args->netns && args->netns[0] != '/')
-		return args_fail(err, errlen, "--netns %s: must be an absolute path", args->netns);
+		return error_set(err, errlen, "--netns %s: must be an absolute path", args->netns);
 	return 0;
 }
 
@@ -258,7 +246,7 @@ static int args_version(struct jailer_args *args, const char *v, char *err, size
 	if (!v)
 		return 0;
 	if (strcmp(v, "1") && strcmp(v, "2"))
-		return args_fail(err, errlen, "--cgroup-version %s: must be 1 or 2", v);
+		return error_set(err, errlen, "--cgroup-version %s: must be 1 or 2", v);
 	args->cgroup_version = v[0] - '0';
 	return 0;
 }
@@ -269,12 +257,12 @@ static int args_repeated(struct jailer_args *args, const char *opt, const char *
 {
 	if (!strcmp(opt, "--cgroup")) {
 		if (args->n_cgroups == JAILER_MAX_CGROUPS)
-			return args_fail(err, errlen, "too many --cgroup (at most %d)",
+			return error_set(err, errlen, "too many --cgroup (at most %d)",
 			                 JAILER_MAX_CGROUPS);
 		return jailer_cgroup_parse(v, &args->cgroups[args->n_cgroups++], err, errlen);
 	}
 	if (args->n_rlimits == JAILER_MAX_RLIMITS)
-		return args_fail(err, errlen, "too many --resource-limit (at most %d)",
+		return error_set(err, errlen, "too many --resource-limit (at most %d)",
 		                 JAILER_MAX_RLIMITS);
 	return jailer_rlimit_parse(v, &args->rlimits[args->n_rlimits++], err, errlen);
 }
@@ -310,7 +298,7 @@ static int args_one(int argc, char *const argv[], int *i, struct jailer_args *ar
 			continue;
 		v = args_value(argc, argv, i, args_single[k]);
 		if (!v)
-			return args_fail(err, errlen, "%s needs a value", args_single[k]);
+			return error_set(err, errlen, "%s needs a value", args_single[k]);
 		return args_set_once(&slots[k], v, args_single[k], err, errlen);
 	}
 	if (args_is(a, "--cgroup") || args_is(a, "--resource-limit")) {
@@ -318,10 +306,10 @@ static int args_one(int argc, char *const argv[], int *i, struct jailer_args *ar
 
 		v = args_value(argc, argv, i, opt);
 		if (!v)
-			return args_fail(err, errlen, "%s needs a value", opt);
+			return error_set(err, errlen, "%s needs a value", opt);
 		return args_repeated(args, opt, v, err, errlen);
 	}
-	return args_fail(err, errlen, "unknown option '%s' (wisp's own options go after --)", a);
+	return error_set(err, errlen, "unknown option '%s' (wisp's own options go after --)", a);
 }
 
 int jailer_args_parse(int argc, char *const argv[], struct jailer_args *args, char *err,

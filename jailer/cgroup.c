@@ -13,6 +13,7 @@
  * non-root-only files below. jailer_cgroup_apply() still fails closed if it turns out missing.
  */
 #include "jailer/jailer.h"
+#include "vmm/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,18 +28,6 @@
 
 #define CGROUP_MOUNTINFO_MAX (1 << 20)
 
-static int cgroup_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int cgroup_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Control files that exist only below the root of a hierarchy. */
 static const char *const cgroup_v1_nonroot[] = {"pids.max", NULL};
@@ -294,7 +283,7 @@ static int cgroup_v2_controller_ok(const char *mnt, const struct jailer_cgroup *
 		free(list);
 	}
 	if (!ok)
-		return cgroup_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "--cgroup %s: controller %s is not available in the cgroup v2 "
 		                   "hierarchy at %s",
 		                   cg->file, cg->controller, mnt);
@@ -309,11 +298,11 @@ static int cgroup_validate_one(struct jailer_args *args, const char *mountinfo,
 
 	if (jailer_cgroup_find_mount(mountinfo, v, cg->controller, mnt, sizeof(mnt))) {
 		if (v == 2)
-			return cgroup_fail(err, errlen,
+			return error_set(err, errlen,
 			                   "--cgroup %s: no cgroup2 file system is "
 			                   "mounted (try --cgroup-version 1)",
 			                   cg->file);
-		return cgroup_fail(err, errlen,
+		return error_set(err, errlen,
 		                   "--cgroup %s: no cgroup v1 hierarchy with the %s controller is "
 		                   "mounted (try --cgroup-version 2)",
 		                   cg->file, cg->controller);
@@ -321,11 +310,11 @@ static int cgroup_validate_one(struct jailer_args *args, const char *mountinfo,
 	if (v == 2 && cgroup_v2_controller_ok(mnt, cg, err, errlen))
 		return -1;
 	if (!cgroup_file_known(args, mnt, cg))
-		return cgroup_fail(err, errlen, "--cgroup %s: unknown cgroup file (not in %s)",
+		return error_set(err, errlen, "--cgroup %s: unknown cgroup file (not in %s)",
 		                   cg->file, mnt);
 	if ((size_t)snprintf(cg->dir, sizeof(cg->dir), "%s/%s/%s", mnt, args->parent_cgroup,
 	                     args->id) >= sizeof(cg->dir))
-		return cgroup_fail(err, errlen, "--cgroup %s: path too long", cg->file);
+		return error_set(err, errlen, "--cgroup %s: path too long", cg->file);
 	return 0;
 }
 
@@ -338,7 +327,7 @@ int jailer_cgroup_validate(struct jailer_args *args, char *err, size_t errlen)
 		return 0;
 	mountinfo = cgroup_read_file("/proc/self/mountinfo", CGROUP_MOUNTINFO_MAX);
 	if (!mountinfo)
-		return cgroup_fail(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
+		return error_set(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
 	for (unsigned i = 0; i < args->n_cgroups && !rc; i++)
 		rc = cgroup_validate_one(args, mountinfo, &args->cgroups[i], err, errlen);
 	free(mountinfo);
@@ -354,20 +343,20 @@ static int cgroup_write(const char *dir, const char *file, const char *value, ch
 	int fd;
 
 	if (cgroup_join(path, sizeof(path), dir, file))
-		return cgroup_fail(err, errlen, "cgroup %s: path too long", dir);
+		return error_set(err, errlen, "cgroup %s: path too long", dir);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return cgroup_fail(err, errlen, "cgroup %s: %s", path,
+		return error_set(err, errlen, "cgroup %s: %s", path,
 		                   errno == ENOENT ? "unknown cgroup file" : strerror(errno));
 	if (write(fd, value, n) != (ssize_t)n) {
 		int e = errno;
 
 		close(fd);
-		return cgroup_fail(err, errlen, "cgroup %s: writing '%s': %s", path, value,
+		return error_set(err, errlen, "cgroup %s: writing '%s': %s", path, value,
 		                   strerror(e));
 	}
 	if (close(fd))
-		return cgroup_fail(err, errlen, "cgroup %s: writing '%s': %s", path, value,
+		return error_set(err, errlen, "cgroup %s: writing '%s': %s", path, value,
 		                   strerror(errno));
 	return 0;
 }
@@ -429,7 +418,7 @@ static int cgroup_create_level(const struct jailer_args *args, const struct jail
 	if (args->cgroup_version == 2 && cgroup_v2_enable(args, parent, err, errlen))
 		return -1;
 	if (mkdir(path, 0755) && errno != EEXIST)
-		return cgroup_fail(err, errlen, "cgroup %s: %s", path, strerror(errno));
+		return error_set(err, errlen, "cgroup %s: %s", path, strerror(errno));
 	if (args->cgroup_version == 1 && !strcmp(cg->controller, "cpuset"))
 		return cgroup_cpuset_inherit(path, err, errlen);
 	return 0;

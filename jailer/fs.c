@@ -8,6 +8,7 @@
  * symlink left behind cannot redirect a write by root onto the host.
  */
 #include "jailer/jailer.h"
+#include "vmm/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,31 +26,17 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-static int fs_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fs_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	errno = saved;
-	return -1;
-}
 
 int jailer_check_exec_file(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
 	if (stat(path, &st))
-		return fs_fail(err, errlen, "--exec-file %s: %s", path, strerror(errno));
+		return error_set(err, errlen, "--exec-file %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fs_fail(err, errlen, "--exec-file %s: not a regular file", path);
+		return error_set(err, errlen, "--exec-file %s: not a regular file", path);
 	if (!(st.st_mode & 0111))
-		return fs_fail(err, errlen, "--exec-file %s: not executable", path);
+		return error_set(err, errlen, "--exec-file %s: not executable", path);
 	return 0;
 }
 
@@ -60,10 +47,10 @@ int jailer_check_chroot_base(const char *path, char *err, size_t errlen)
 	if (stat(path, &st)) {
 		if (errno == ENOENT)
 			return 0; /* created by jailer_jail_create() */
-		return fs_fail(err, errlen, "--chroot-base-dir %s: %s", path, strerror(errno));
+		return error_set(err, errlen, "--chroot-base-dir %s: %s", path, strerror(errno));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return fs_fail(err, errlen, "--chroot-base-dir %s: not a directory", path);
+		return error_set(err, errlen, "--chroot-base-dir %s: not a directory", path);
 	return 0;
 }
 
@@ -102,23 +89,23 @@ int jailer_check_jail_free(const char *root, char *err, size_t errlen)
 	int fd, rc;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, JAILER_PID_FILE) >= sizeof(path))
-		return fs_fail(err, errlen, "jail %s: path too long", root);
+		return error_set(err, errlen, "jail %s: path too long", root);
 	/* O_NONBLOCK: a FIFO left in the jail must not hang us; O_NOFOLLOW: nor a symlink. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return fs_fail(err, errlen, "%s: %s", path, strerror(errno));
+		return error_set(err, errlen, "%s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fs_read_pid(fd, &pid)) {
 		close(fd);
-		return fs_fail(err, errlen, "%s: not a pid file; remove it if the jail is unused",
+		return error_set(err, errlen, "%s: not a pid file; remove it if the jail is unused",
 		               path);
 	}
 	close(fd);
 	rc = kill(pid, 0);
 	if (rc == 0 || errno == EPERM)
-		return fs_fail(err, errlen,
+		return error_set(err, errlen,
 		               "jail %s is in use by process %d (%s); two VMs never share a jail",
 		               root, (int)pid, path);
 	return 0;
@@ -130,12 +117,12 @@ static int fs_mkdir_real(const char *path, char *err, size_t errlen)
 	struct stat st;
 
 	if (mkdir(path, 0755) && errno != EEXIST)
-		return fs_fail(err, errlen, "%s: cannot create directory: %s", path,
+		return error_set(err, errlen, "%s: cannot create directory: %s", path,
 		               strerror(errno));
 	if (lstat(path, &st))
-		return fs_fail(err, errlen, "%s: %s", path, strerror(errno));
+		return error_set(err, errlen, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fs_fail(err, errlen, "%s: exists and is not a directory", path);
+		return error_set(err, errlen, "%s: exists and is not a directory", path);
 	return 0;
 }
 
@@ -147,7 +134,7 @@ static int fs_mkdir_parents(char *path, char *err, size_t errlen)
 			continue;
 		*p = '\0';
 		if (mkdir(path, 0755) && errno != EEXIST) {
-			fs_fail(err, errlen, "%s: cannot create directory: %s", path,
+			error_set(err, errlen, "%s: cannot create directory: %s", path,
 			        strerror(errno));
 			*p = '/';
 			return -1;
@@ -164,7 +151,7 @@ int jailer_jail_create(const char *root, int *lock_fd, char *err, size_t errlen)
 	int fd;
 
 	if (strlen(root) >= sizeof(path))
-		return fs_fail(err, errlen, "jail %s: path too long", root);
+		return error_set(err, errlen, "jail %s: path too long", root);
 	strcpy(path, root);
 	/* The base directory may be the operator's symlink; <name>, <id> and root are ours. */
 	if (fs_mkdir_parents(path, err, errlen))
@@ -176,10 +163,10 @@ int jailer_jail_create(const char *root, int *lock_fd, char *err, size_t errlen)
 	/* Held (close-on-exec) until exec: a second jailer for the same id waits for nobody. */
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return fs_fail(err, errlen, "%s: %s", path, strerror(errno));
+		return error_set(err, errlen, "%s: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		close(fd);
-		return fs_fail(err, errlen, "jail %s: another wisp-jailer holds it", path);
+		return error_set(err, errlen, "jail %s: another wisp-jailer holds it", path);
 	}
 	*slash = '/';
 	if (fs_mkdir_real(path, err, errlen) || jailer_check_jail_free(root, err, errlen)) {
@@ -223,55 +210,55 @@ int jailer_copy_exec(const char *exec_file, const char *root, char *err, size_t 
 	int in, out, rc;
 
 	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", root, name) >= sizeof(dst))
-		return fs_fail(err, errlen, "%s/%s: path too long", root, name);
+		return error_set(err, errlen, "%s/%s: path too long", root, name);
 	in = open(exec_file, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
-		return fs_fail(err, errlen, "--exec-file %s: %s", exec_file, strerror(errno));
+		return error_set(err, errlen, "--exec-file %s: %s", exec_file, strerror(errno));
 	/* Whatever is there (an old copy, a link, a symlink left by the last tenant) goes. */
 	if (unlink(dst) && errno != ENOENT) {
 		close(in);
-		return fs_fail(err, errlen, "%s: cannot replace: %s", dst, strerror(errno));
+		return error_set(err, errlen, "%s: cannot replace: %s", dst, strerror(errno));
 	}
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
 	if (out < 0) {
 		close(in);
-		return fs_fail(err, errlen, "%s: cannot create: %s", dst, strerror(errno));
+		return error_set(err, errlen, "%s: cannot create: %s", dst, strerror(errno));
 	}
 	rc = fs_copy_fd(in, out);
 	if (!rc)
 		rc = fchmod(out, 0755);
 	if (rc)
-		fs_fail(err, errlen, "copying %s to %s: %s", exec_file, dst, strerror(errno));
+		error_set(err, errlen, "copying %s to %s: %s", exec_file, dst, strerror(errno));
 	close(in);
 	if (close(out) && !rc)
-		rc = fs_fail(err, errlen, "%s: %s", dst, strerror(errno));
+		rc = error_set(err, errlen, "%s: %s", dst, strerror(errno));
 	return rc;
 }
 
 int jailer_pivot_into(const char *root, char *err, size_t errlen)
 {
 	if (unshare(CLONE_NEWNS))
-		return fs_fail(err, errlen, "unshare(CLONE_NEWNS): %s", strerror(errno));
+		return error_set(err, errlen, "unshare(CLONE_NEWNS): %s", strerror(errno));
 	/* Nothing we do below may propagate back into the host's mount namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		return fs_fail(err, errlen, "making / private: %s", strerror(errno));
+		return error_set(err, errlen, "making / private: %s", strerror(errno));
 	/* pivot_root() needs the new root to be a mount point. Not MS_REC: only the jail
 	 * directory itself, no mount that happens to sit below it. */
 	if (mount(root, root, NULL, MS_BIND, NULL))
-		return fs_fail(err, errlen, "bind-mounting %s: %s", root, strerror(errno));
+		return error_set(err, errlen, "bind-mounting %s: %s", root, strerror(errno));
 	/* No set-uid or file-capability binary inside the jail ever gains anything. */
 	if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID, NULL))
-		return fs_fail(err, errlen, "remounting %s nosuid: %s", root, strerror(errno));
+		return error_set(err, errlen, "remounting %s nosuid: %s", root, strerror(errno));
 	if (chdir(root))
-		return fs_fail(err, errlen, "%s: %s", root, strerror(errno));
+		return error_set(err, errlen, "%s: %s", root, strerror(errno));
 	/* pivot_root(".", "."): the old root ends up stacked on the new one, and detaching the
 	 * top mount of "." removes it without needing an old_root directory (pivot_root(2)). */
 	if (syscall(SYS_pivot_root, ".", "."))
-		return fs_fail(err, errlen, "pivot_root into %s: %s", root, strerror(errno));
+		return error_set(err, errlen, "pivot_root into %s: %s", root, strerror(errno));
 	if (umount2(".", MNT_DETACH))
-		return fs_fail(err, errlen, "detaching the old root: %s", strerror(errno));
+		return error_set(err, errlen, "detaching the old root: %s", strerror(errno));
 	if (chdir("/"))
-		return fs_fail(err, errlen, "chdir /: %s", strerror(errno));
+		return error_set(err, errlen, "chdir /: %s", strerror(errno));
 	return 0;
 }
 
@@ -280,11 +267,11 @@ static int fs_mknod(const char *path, unsigned major, unsigned minor, uid_t uid,
                     char *err, size_t errlen)
 {
 	if (unlink(path) && errno != ENOENT)
-		return fs_fail(err, errlen, "jail %s: cannot replace: %s", path, strerror(errno));
+		return error_set(err, errlen, "jail %s: cannot replace: %s", path, strerror(errno));
 	if (mknod(path, S_IFCHR | 0600, makedev(major, minor)))
-		return fs_fail(err, errlen, "jail %s: mknod: %s", path, strerror(errno));
+		return error_set(err, errlen, "jail %s: mknod: %s", path, strerror(errno));
 	if (chown(path, uid, gid))
-		return fs_fail(err, errlen, "jail %s: chown: %s", path, strerror(errno));
+		return error_set(err, errlen, "jail %s: chown: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -299,7 +286,7 @@ int jailer_make_devices(uid_t uid, gid_t gid, char *err, size_t errlen)
 		return -1;
 	/* wisp creates its API socket (and logs, metrics) in its root. */
 	if (chown("/", uid, gid))
-		return fs_fail(err, errlen, "jail /: chown: %s", strerror(errno));
+		return error_set(err, errlen, "jail /: chown: %s", strerror(errno));
 	return 0;
 }
 
@@ -310,16 +297,16 @@ int jailer_write_pid_file(pid_t pid, char *err, size_t errlen)
 	int fd, n;
 
 	if (unlink(path) && errno != ENOENT)
-		return fs_fail(err, errlen, "jail %s: cannot replace: %s", path, strerror(errno));
+		return error_set(err, errlen, "jail %s: cannot replace: %s", path, strerror(errno));
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return fs_fail(err, errlen, "jail %s: %s", path, strerror(errno));
+		return error_set(err, errlen, "jail %s: %s", path, strerror(errno));
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
 	if (write(fd, buf, (size_t)n) != n) {
 		close(fd);
-		return fs_fail(err, errlen, "jail %s: write: %s", path, strerror(errno));
+		return error_set(err, errlen, "jail %s: write: %s", path, strerror(errno));
 	}
 	if (close(fd))
-		return fs_fail(err, errlen, "jail %s: %s", path, strerror(errno));
+		return error_set(err, errlen, "jail %s: %s", path, strerror(errno));
 	return 0;
 }

@@ -3,6 +3,7 @@
  * session, and finally its identity.
  */
 #include "jailer/jailer.h"
+#include "vmm/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,18 +27,6 @@
 #define NSFS_MAGIC 0x6e736673
 #endif
 
-static int privs_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int privs_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int jailer_sanitize(char *err, size_t errlen)
 {
@@ -47,7 +36,7 @@ int jailer_sanitize(char *err, size_t errlen)
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
 		if (open("/dev/null", O_RDWR) != fd)
-			return privs_fail(err, errlen, "fd %d closed and /dev/null unavailable",
+			return error_set(err, errlen, "fd %d closed and /dev/null unavailable",
 			                  fd);
 	}
 	/* Modes below are meant as written (0755 directories, 0600 device nodes). */
@@ -55,7 +44,7 @@ int jailer_sanitize(char *err, size_t errlen)
 	/* Nothing from the caller's environment (LD_PRELOAD, proxies, ...) reaches wisp; execve
 	 * gets an empty environment anyway, this also covers the jailer's own libc. */
 	if (clearenv())
-		return privs_fail(err, errlen, "clearenv failed");
+		return error_set(err, errlen, "clearenv failed");
 	/* An fd inherited from the caller could be a directory outside the jail (fchdir
 	 * escape) or a socket to anything: only stdin, stdout and stderr pass. */
 	if (close_range(3, ~0U, 0) == 0)
@@ -72,12 +61,12 @@ static int privs_fd_is_netns(int fd, const char *path, char *err, size_t errlen)
 	int type;
 
 	if (fstatfs(fd, &sfs))
-		return privs_fail(err, errlen, "--netns %s: %s", path, strerror(errno));
+		return error_set(err, errlen, "--netns %s: %s", path, strerror(errno));
 	if ((unsigned long)sfs.f_type != NSFS_MAGIC)
-		return privs_fail(err, errlen, "--netns %s: not a namespace (nsfs) file", path);
+		return error_set(err, errlen, "--netns %s: not a namespace (nsfs) file", path);
 	type = ioctl(fd, NS_GET_NSTYPE);
 	if (type != CLONE_NEWNET)
-		return privs_fail(err, errlen, "--netns %s: not a network namespace", path);
+		return error_set(err, errlen, "--netns %s: not a network namespace", path);
 	return 0;
 }
 
@@ -86,7 +75,7 @@ int jailer_open_netns(const char *path, int *fd, char *err, size_t errlen)
 	int f = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (f < 0)
-		return privs_fail(err, errlen, "--netns %s: %s", path, strerror(errno));
+		return error_set(err, errlen, "--netns %s: %s", path, strerror(errno));
 	if (privs_fd_is_netns(f, path, err, errlen)) {
 		close(f);
 		return -1;
@@ -112,7 +101,7 @@ int jailer_join_netns(int fd, char *err, size_t errlen)
 
 	close(fd);
 	if (rc)
-		return privs_fail(err, errlen, "setns(--netns): %s", strerror(e));
+		return error_set(err, errlen, "setns(--netns): %s", strerror(e));
 	return 0;
 }
 
@@ -126,7 +115,7 @@ int jailer_apply_rlimits(const struct jailer_args *args, char *err, size_t errle
 
 		nofile |= r->resource == RLIMIT_NOFILE;
 		if (setrlimit(r->resource, &rl))
-			return privs_fail(err, errlen, "--resource-limit %s=%llu: %s",
+			return error_set(err, errlen, "--resource-limit %s=%llu: %s",
 			                  r->resource == RLIMIT_NOFILE ? "no-file" : "fsize",
 			                  r->value, strerror(errno));
 	}
@@ -134,7 +123,7 @@ int jailer_apply_rlimits(const struct jailer_args *args, char *err, size_t errle
 		struct rlimit rl = {JAILER_DEFAULT_NOFILE, JAILER_DEFAULT_NOFILE};
 
 		if (setrlimit(RLIMIT_NOFILE, &rl))
-			return privs_fail(err, errlen, "setrlimit(RLIMIT_NOFILE, %d): %s",
+			return error_set(err, errlen, "setrlimit(RLIMIT_NOFILE, %d): %s",
 			                  JAILER_DEFAULT_NOFILE, strerror(errno));
 	}
 	return 0;
@@ -145,10 +134,10 @@ int jailer_daemonize(int devnull_fd, char *err, size_t errlen)
 	/* setsid() fails for a process-group leader: start the jailer from a process that is
 	 * not one (as Firecracker documents), or use --new-pid-ns, whose child never is. */
 	if (setsid() < 0)
-		return privs_fail(err, errlen, "--daemonize: setsid: %s", strerror(errno));
+		return error_set(err, errlen, "--daemonize: setsid: %s", strerror(errno));
 	for (int fd = 0; fd < 3; fd++)
 		if (dup2(devnull_fd, fd) < 0)
-			return privs_fail(err, errlen, "--daemonize: dup2: %s", strerror(errno));
+			return error_set(err, errlen, "--daemonize: dup2: %s", strerror(errno));
 	close(devnull_fd);
 	return 0;
 }
@@ -162,7 +151,7 @@ static int privs_drop_bounding_set(char *err, size_t errlen)
 			continue;
 		if (errno == EINVAL)
 			break; /* past the kernel's last capability */
-		return privs_fail(err, errlen, "dropping capability %d: %s", cap, strerror(errno));
+		return error_set(err, errlen, "dropping capability %d: %s", cap, strerror(errno));
 	}
 	return 0;
 }
@@ -178,15 +167,15 @@ static int privs_verify(uid_t uid, gid_t gid, char *err, size_t errlen)
 
 	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) || ru != uid || eu != uid ||
 	    su != uid || rg != gid || eg != gid || sg != gid)
-		return privs_fail(err, errlen, "dropping privileges: ids did not stick");
+		return error_set(err, errlen, "dropping privileges: ids did not stick");
 	if (getgroups(0, NULL) != 0)
-		return privs_fail(err, errlen, "dropping privileges: supplementary groups remain");
+		return error_set(err, errlen, "dropping privileges: supplementary groups remain");
 	if (syscall(SYS_capget, &hdr, caps))
-		return privs_fail(err, errlen, "capget: %s", strerror(errno));
+		return error_set(err, errlen, "capget: %s", strerror(errno));
 	if (caps[0].effective || caps[0].permitted || caps[1].effective || caps[1].permitted)
-		return privs_fail(err, errlen, "dropping privileges: capabilities remain");
+		return error_set(err, errlen, "dropping privileges: capabilities remain");
 	if (setuid(0) == 0 || setgid(0) == 0)
-		return privs_fail(err, errlen, "dropping privileges: setuid(0) still works");
+		return error_set(err, errlen, "dropping privileges: setuid(0) still works");
 	return 0;
 }
 
@@ -195,16 +184,16 @@ int jailer_drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen)
 	if (privs_drop_bounding_set(err, errlen))
 		return -1;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
-		return privs_fail(err, errlen, "clearing ambient capabilities: %s",
+		return error_set(err, errlen, "clearing ambient capabilities: %s",
 		                  strerror(errno));
 	if (setgroups(0, NULL))
-		return privs_fail(err, errlen, "setgroups: %s", strerror(errno));
+		return error_set(err, errlen, "setgroups: %s", strerror(errno));
 	if (setresgid(gid, gid, gid))
-		return privs_fail(err, errlen, "setresgid(%u): %s", (unsigned)gid, strerror(errno));
+		return error_set(err, errlen, "setresgid(%u): %s", (unsigned)gid, strerror(errno));
 	if (setresuid(uid, uid, uid))
-		return privs_fail(err, errlen, "setresuid(%u): %s", (unsigned)uid, strerror(errno));
+		return error_set(err, errlen, "setresuid(%u): %s", (unsigned)uid, strerror(errno));
 	/* No exec from here on (wisp itself included) can gain privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return privs_fail(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return error_set(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	return privs_verify(uid, gid, err, errlen);
 }
