@@ -295,12 +295,16 @@ uint8_t *virtq_chain_tail(const struct virtq_chain *c)
 	return (uint8_t *)v->iov_base + v->iov_len - 1;
 }
 
-size_t virtq_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *dst, size_t len)
+/* Copies len bytes between a flat buffer and the iovec list, skipping skip bytes of the list
+ * first; to_iov says the direction. Returns the bytes copied (less when the list ends). */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, uint8_t *buf, size_t len,
+		       bool to_iov)
 {
 	size_t done = 0;
 
 	for (unsigned i = 0; i < n && done < len; i++) {
 		size_t take;
+		uint8_t *part;
 
 		if (skip >= iov[i].iov_len) {
 			skip -= iov[i].iov_len;
@@ -309,31 +313,25 @@ size_t virtq_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *
 		take = iov[i].iov_len - skip;
 		if (take > len - done)
 			take = len - done;
-		memcpy((uint8_t *)dst + done, (const uint8_t *)iov[i].iov_base + skip, take);
+		part = (uint8_t *)iov[i].iov_base + skip;
+		if (to_iov)
+			memcpy(part, buf + done, take);
+		else
+			memcpy(buf + done, part, take);
 		done += take;
 		skip = 0;
 	}
 	return done;
 }
 
-size_t virtq_iov_from_buf(const struct iovec *iov, unsigned n, size_t skip, const void *src,
-                          size_t len)
+size_t virtq_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *dst, size_t len)
 {
-	size_t done = 0;
+	return iov_copy(iov, n, skip, dst, len, false);
+}
 
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t take;
-
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - skip;
-		if (take > len - done)
-			take = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)src + done, take);
-		done += take;
-		skip = 0;
-	}
-	return done;
+size_t virtq_iov_from_buf(const struct iovec *iov, unsigned n, size_t skip, const void *src,
+			  size_t len)
+{
+	/* The cast is safe: with to_iov set, iov_copy() only reads buf. */
+	return iov_copy(iov, n, skip, (uint8_t *)src, len, true);
 }
