@@ -7,7 +7,7 @@ packages=(
 	gcc make pkg-config libc6-dev linux-libc-dev # compiler, uapi headers (<linux/virtio_*.h>, kvm.h)
 	liburing-dev libseccomp-dev libjansson-dev    # io_uring, seccomp filters, JSON
 	node-llhttp                                   # HTTP parser, C sources in /usr/share/llhttp
-	bats curl iproute2 python3 procps             # end-to-end tests (curl --unix-socket, netns, tap)
+	bats curl iproute2 iputils-ping python3 procps # end-to-end tests (curl --unix-socket, netns, tap, ping)
 	clang libclang-rt-14-dev llvm                 # libFuzzer builds for `make fuzz`
 	qemu-system-x86 fio                           # side-by-side benchmarks, host I/O reference
 	lz4 xz-utils zstd gzip                        # rootfs-tools/debian-kernel.sh (stock kernel for linux.bats)

@@ -2,7 +2,7 @@
 # virtio-net end to end: wisp runs inside a network namespace this file creates, on a tap
 # there (172.16.0.1/24 on the host side), and the test guest's net-echo answers ARP, ping and
 # UDP echo as 172.16.0.2. Only these private addresses, inside that namespace, are ever used.
-# Needs root, /dev/kvm, python3 (the ICMP/UDP probe below; no ping or socat needed).
+# Needs root, /dev/kvm, ping (iputils-ping) and python3 (the UDP probe below).
 # BUILD selects the build directory (build or build-asan).
 
 GUEST_IP=172.16.0.2
@@ -20,6 +20,7 @@ setup() {
 	grep -q net-echo "$GUEST" || skip "guest built without tests/guest/test_net.c"
 	[ -w /dev/kvm ] || skip "no usable /dev/kvm"
 	command -v python3 >/dev/null || skip "python3 not installed"
+	command -v ping >/dev/null || skip "ping not installed (iputils-ping)"
 	NS=wisp-net-$$-${BATS_TEST_NUMBER}
 	TAP=wtap0
 	ip netns add "$NS" || skip "cannot create a network namespace"
@@ -158,9 +159,11 @@ echo_round() {
 	wisp_start
 	wait_for "NET ready" 30 || { cat "$OUT" "$ERR"; false; }
 	grep -q "NET ready mac=$MAC ip=$GUEST_IP" "$OUT"
-	run probe ping "$GUEST_IP" 5 2
+	# ping -c 5 from the host side of the tap: every echo answered.
+	run ip netns exec "$NS" ping -c 5 -W 2 "$GUEST_IP"
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"5 packets transmitted, 5 received"* ]]
 	# Payload sizes up to the MTU: 1472 + 8 (UDP) + 20 (IPv4) = 1500.
 	run probe udp "$GUEST_IP" "$PORT" 1,2,63,64,512,1000,1400,1471,1472 2
 	echo "$output"
