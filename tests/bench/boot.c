@@ -91,12 +91,15 @@ struct child {
 	int pidfd;
 	int outfd;
 	uint64_t t0;
+	uint64_t t_seen;  /* when the expected string first appeared in the output, or 0 */
+	off_t seen_upto;  /* output size at the last look */
 };
 
 /* One finished run. */
 struct result {
 	int ok;
 	double ms;
+	double seen_ms; /* start -> expected string in the output (the guest's last word) */
 	double cpu_ms; /* the child's user + system time */
 	long maxrss_kib;
 };
@@ -127,6 +130,8 @@ static int child_start(const struct options *opts, struct child *c)
 	sigset_t none;
 	int rc;
 
+	c->t_seen = 0;
+	c->seen_upto = 0;
 	c->outfd = memfd_create("boot-output", MFD_CLOEXEC);
 	if (c->outfd < 0) {
 		perror("boot: memfd_create");
@@ -162,6 +167,8 @@ static int child_start(const struct options *opts, struct child *c)
 	}
 	return 0;
 }
+
+static void child_watch_output(const struct options *opts, struct child *c);
 
 /* Prints why run 'index' failed and the start of its output, for the first failure only. */
 static void report_failure(const struct options *opts, unsigned index, const char *why,
@@ -218,6 +225,8 @@ static void child_finish(const struct options *opts, struct child *c, unsigned i
 	while (wait4(c->pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
 	r->ms = (double)(now_ns() - c->t0) / 1e6;
+	child_watch_output(opts, c);
+	r->seen_ms = c->t_seen ? (double)(c->t_seen - c->t0) / 1e6 : r->ms;
 	r->maxrss_kib = ru.ru_maxrss;
 	r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 	            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
@@ -226,19 +235,39 @@ static void child_finish(const struct options *opts, struct child *c, unsigned i
 	close(c->outfd);
 }
 
-/* Waits up to timeout_s for c to exit; returns 1 on exit, 0 on timeout. */
+/* Looks for opts->expect in the output written since the last look; records when it first
+ * shows. The guest prints it just before it stops, so this is "start -> guest stop", which
+ * excludes the process exit (for KVM, the VM's teardown in the kernel). */
+static void child_watch_output(const struct options *opts, struct child *c)
+{
+	static char out[BOOT_OUTPUT_MAX];
+	struct stat st;
+	ssize_t len;
+
+	if (!opts->expect || c->t_seen || fstat(c->outfd, &st) < 0 || st.st_size == c->seen_upto)
+		return;
+	c->seen_upto = st.st_size;
+	len = pread(c->outfd, out, (size_t)st.st_size < sizeof(out) ? (size_t)st.st_size : sizeof(out),
+		    0);
+	if (len > 0 && memmem(out, (size_t)len, opts->expect, strlen(opts->expect)))
+		c->t_seen = now_ns();
+}
+
+/* Waits up to timeout_s for c to exit, watching its output every 50 us; returns 1 on exit, 0 on
+ * timeout. */
 static int child_wait_exit(const struct options *opts, struct child *c)
 {
 	struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
 	uint64_t deadline = c->t0 + (uint64_t)opts->timeout_s * 1000000000ULL;
+	const struct timespec tick = {.tv_nsec = 50000};
 
 	for (;;) {
-		uint64_t now = now_ns();
 		int n;
 
-		if (now >= deadline)
+		if (now_ns() >= deadline)
 			return 0;
-		n = poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
+		n = ppoll(&p, 1, &tick, NULL);
+		child_watch_output(opts, c);
 		if (n > 0)
 			return 1;
 		if (n < 0 && errno != EINTR)
@@ -353,11 +382,12 @@ static int bench_sequential(const struct options *opts)
 {
 	double *ms = calloc(opts->runs, sizeof(*ms));
 	double *cpu = calloc(opts->runs, sizeof(*cpu));
+	double *seen = calloc(opts->runs, sizeof(*seen));
 	long *rss = calloc(opts->runs, sizeof(*rss));
 	unsigned ok = 0;
 	int rc = 2;
 
-	if (!ms || !cpu || !rss) {
+	if (!ms || !cpu || !seen || !rss) {
 		fprintf(stderr, "boot: out of memory\n");
 		goto out;
 	}
@@ -369,11 +399,13 @@ static int bench_sequential(const struct options *opts)
 		if (i < opts->warmup || !r.ok)
 			continue;
 		ms[ok] = r.ms;
+		seen[ok] = r.seen_ms;
 		cpu[ok] = r.cpu_ms;
 		rss[ok++] = r.maxrss_kib;
 	}
 	qsort(ms, ok, sizeof(*ms), cmp_double);
 	qsort(cpu, ok, sizeof(*cpu), cmp_double);
+	qsort(seen, ok, sizeof(*seen), cmp_double);
 	qsort(rss, ok, sizeof(*rss), cmp_long);
 	printf("%s label=%s runs=%u ok=%u failures=%u", opts->socket ? "ready" : "boot",
 	       opts->label, opts->runs, ok, opts->runs - ok);
@@ -382,12 +414,14 @@ static int bench_sequential(const struct options *opts)
 		       median(ms, ok), percentile(ms, ok, 10), percentile(ms, ok, 90), ms[0],
 		       median(cpu, ok));
 	if (ok && !opts->socket)
-		printf(" rss_kib=%ld self_rss_kib=%ld", rss[ok / 2], self_maxrss_kib());
+		printf(" stop_ms=%.2f stop_p90_ms=%.2f rss_kib=%ld self_rss_kib=%ld", median(seen, ok),
+		       percentile(seen, ok, 90), rss[ok / 2], self_maxrss_kib());
 	printf("\n");
 	rc = ok == opts->runs ? 0 : 1;
 out:
 	free(ms);
 	free(cpu);
+	free(seen);
 	free(rss);
 	return rc;
 }
