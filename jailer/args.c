@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-
 bool jailer_id_valid(const char *id)
 {
 	size_t n = strlen(id);

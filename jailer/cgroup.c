@@ -28,7 +28,6 @@
 
 #define CGROUP_MOUNTINFO_MAX (1 << 20)
 
-
 /* Control files that exist only below the root of a hierarchy. */
 static const char *const cgroup_v1_nonroot[] = {"pids.max", NULL};
 static const char *const cgroup_v2_nonroot[] = {
@@ -284,9 +283,9 @@ static int cgroup_v2_controller_ok(const char *mnt, const struct jailer_cgroup *
 	}
 	if (!ok)
 		return error_set(err, errlen,
-		                   "--cgroup %s: controller %s is not available in the cgroup v2 "
-		                   "hierarchy at %s",
-		                   cg->file, cg->controller, mnt);
+		                 "--cgroup %s: controller %s is not available in the cgroup v2 "
+		                 "hierarchy at %s",
+		                 cg->file, cg->controller, mnt);
 	return 0;
 }
 
@@ -299,19 +298,19 @@ static int cgroup_validate_one(struct jailer_args *args, const char *mountinfo,
 	if (jailer_cgroup_find_mount(mountinfo, v, cg->controller, mnt, sizeof(mnt))) {
 		if (v == 2)
 			return error_set(err, errlen,
-			                   "--cgroup %s: no cgroup2 file system is "
-			                   "mounted (try --cgroup-version 1)",
-			                   cg->file);
+			                 "--cgroup %s: no cgroup2 file system is "
+			                 "mounted (try --cgroup-version 1)",
+			                 cg->file);
 		return error_set(err, errlen,
-		                   "--cgroup %s: no cgroup v1 hierarchy with the %s controller is "
-		                   "mounted (try --cgroup-version 2)",
-		                   cg->file, cg->controller);
+		                 "--cgroup %s: no cgroup v1 hierarchy with the %s controller is "
+		                 "mounted (try --cgroup-version 2)",
+		                 cg->file, cg->controller);
 	}
 	if (v == 2 && cgroup_v2_controller_ok(mnt, cg, err, errlen))
 		return -1;
 	if (!cgroup_file_known(args, mnt, cg))
 		return error_set(err, errlen, "--cgroup %s: unknown cgroup file (not in %s)",
-		                   cg->file, mnt);
+		                 cg->file, mnt);
 	if ((size_t)snprintf(cg->dir, sizeof(cg->dir), "%s/%s/%s", mnt, args->parent_cgroup,
 	                     args->id) >= sizeof(cg->dir))
 		return error_set(err, errlen, "--cgroup %s: path too long", cg->file);
@@ -347,17 +346,17 @@ static int cgroup_write(const char *dir, const char *file, const char *value, ch
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return error_set(err, errlen, "cgroup %s: %s", path,
-		                   errno == ENOENT ? "unknown cgroup file" : strerror(errno));
+		                 errno == ENOENT ? "unknown cgroup file" : strerror(errno));
 	if (write(fd, value, n) != (ssize_t)n) {
 		int e = errno;
 
 		close(fd);
 		return error_set(err, errlen, "cgroup %s: writing '%s': %s", path, value,
-		                   strerror(e));
+		                 strerror(e));
 	}
 	if (close(fd))
 		return error_set(err, errlen, "cgroup %s: writing '%s': %s", path, value,
-		                   strerror(errno));
+		                 strerror(errno));
 	return 0;
 }
 

@@ -26,7 +26,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-
 int jailer_check_exec_file(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
@@ -100,14 +99,14 @@ int jailer_check_jail_free(const char *root, char *err, size_t errlen)
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fs_read_pid(fd, &pid)) {
 		close(fd);
 		return error_set(err, errlen, "%s: not a pid file; remove it if the jail is unused",
-		               path);
+		                 path);
 	}
 	close(fd);
 	rc = kill(pid, 0);
 	if (rc == 0 || errno == EPERM)
 		return error_set(err, errlen,
-		               "jail %s is in use by process %d (%s); two VMs never share a jail",
-		               root, (int)pid, path);
+		                 "jail %s is in use by process %d (%s); two VMs never share a jail",
+		                 root, (int)pid, path);
 	return 0;
 }
 
@@ -118,7 +117,7 @@ static int fs_mkdir_real(const char *path, char *err, size_t errlen)
 
 	if (mkdir(path, 0755) && errno != EEXIST)
 		return error_set(err, errlen, "%s: cannot create directory: %s", path,
-		               strerror(errno));
+		                 strerror(errno));
 	if (lstat(path, &st))
 		return error_set(err, errlen, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
@@ -135,7 +134,7 @@ static int fs_mkdir_parents(char *path, char *err, size_t errlen)
 		*p = '\0';
 		if (mkdir(path, 0755) && errno != EEXIST) {
 			error_set(err, errlen, "%s: cannot create directory: %s", path,
-			        strerror(errno));
+			          strerror(errno));
 			*p = '/';
 			return -1;
 		}

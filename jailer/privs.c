@@ -27,7 +27,6 @@
 #define NSFS_MAGIC 0x6e736673
 #endif
 
-
 int jailer_sanitize(char *err, size_t errlen)
 {
 	/* A closed stdin/stdout/stderr would be taken by the next open(): point it at
@@ -36,8 +35,7 @@ int jailer_sanitize(char *err, size_t errlen)
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
 		if (open("/dev/null", O_RDWR) != fd)
-			return error_set(err, errlen, "fd %d closed and /dev/null unavailable",
-			                  fd);
+			return error_set(err, errlen, "fd %d closed and /dev/null unavailable", fd);
 	}
 	/* Modes below are meant as written (0755 directories, 0600 device nodes). */
 	umask(022);
@@ -116,15 +114,15 @@ int jailer_apply_rlimits(const struct jailer_args *args, char *err, size_t errle
 		nofile |= r->resource == RLIMIT_NOFILE;
 		if (setrlimit(r->resource, &rl))
 			return error_set(err, errlen, "--resource-limit %s=%llu: %s",
-			                  r->resource == RLIMIT_NOFILE ? "no-file" : "fsize",
-			                  r->value, strerror(errno));
+			                 r->resource == RLIMIT_NOFILE ? "no-file" : "fsize",
+			                 r->value, strerror(errno));
 	}
 	if (!nofile) {
 		struct rlimit rl = {JAILER_DEFAULT_NOFILE, JAILER_DEFAULT_NOFILE};
 
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			return error_set(err, errlen, "setrlimit(RLIMIT_NOFILE, %d): %s",
-			                  JAILER_DEFAULT_NOFILE, strerror(errno));
+			                 JAILER_DEFAULT_NOFILE, strerror(errno));
 	}
 	return 0;
 }
@@ -184,8 +182,7 @@ int jailer_drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen)
 	if (privs_drop_bounding_set(err, errlen))
 		return -1;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
-		return error_set(err, errlen, "clearing ambient capabilities: %s",
-		                  strerror(errno));
+		return error_set(err, errlen, "clearing ambient capabilities: %s", strerror(errno));
 	if (setgroups(0, NULL))
 		return error_set(err, errlen, "setgroups: %s", strerror(errno));
 	if (setresgid(gid, gid, gid))

@@ -20,7 +20,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-
 struct notify_ctx {
 	struct virtio_mmio *t;
 	unsigned qidx;

@@ -298,7 +298,7 @@ uint8_t *virtq_chain_tail(const struct virtq_chain *c)
 /* Copies len bytes between a flat buffer and the iovec list, skipping skip bytes of the list
  * first; to_iov says the direction. Returns the bytes copied (less when the list ends). */
 static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, uint8_t *buf, size_t len,
-		       bool to_iov)
+                       bool to_iov)
 {
 	size_t done = 0;
 
@@ -330,7 +330,7 @@ size_t virtq_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *
 }
 
 size_t virtq_iov_from_buf(const struct iovec *iov, unsigned n, size_t skip, const void *src,
-			  size_t len)
+                          size_t len)
 {
 	/* The cast is safe: with to_iov set, iov_copy() only reads buf. */
 	return iov_copy(iov, n, skip, (uint8_t *)src, len, true);

@@ -388,8 +388,8 @@ int acpi_write_tables(const struct guest_mem *mem, unsigned nvcpus, uint64_t *rs
 
 	if (nvcpus == 0 || nvcpus > ACPI_MAX_VCPUS)
 		return error_set(err, errlen,
-		                   "ACPI tables describe 1 to %d vCPUs (8-bit APIC ids), not %u",
-		                   ACPI_MAX_VCPUS, nvcpus);
+		                 "ACPI tables describe 1 to %d vCPUs (8-bit APIC ids), not %u",
+		                 ACPI_MAX_VCPUS, nvcpus);
 	len = acpi_size(nvcpus);
 	if (len > sizeof(buf))
 		return error_set(
@@ -406,7 +406,7 @@ int acpi_write_tables(const struct guest_mem *mem, unsigned nvcpus, uint64_t *rs
 	acpi_build_rsdp(buf);
 	if (guest_mem_write(mem, LAYOUT_ACPI_RSDP, buf, len) < 0)
 		return error_set(err, errlen, "guest RAM too small for the ACPI tables at 0x%llx",
-		                   (unsigned long long)LAYOUT_ACPI_RSDP);
+		                 (unsigned long long)LAYOUT_ACPI_RSDP);
 	*rsdp_gpa = LAYOUT_ACPI_RSDP;
 	return 0;
 }

@@ -16,13 +16,13 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 }
 
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct device_ops *ops,
-		 void *dev)
+                 void *dev)
 {
 	unsigned i;
 
 	if (len == 0 || base + len < base) {
 		log_error("%s bus: %s: empty or wrapping range at 0x%llx", bus->name, ops->name,
-			  (unsigned long long)base);
+		          (unsigned long long)base);
 		return -1;
 	}
 	if (bus->nranges == BUS_MAX_RANGES) {
@@ -34,8 +34,8 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct devi
 
 		if (ranges_overlap(base, len, r->base, r->len)) {
 			log_error("%s bus: %s at 0x%llx overlaps %s at 0x%llx", bus->name,
-				  ops->name, (unsigned long long)base, r->ops->name,
-				  (unsigned long long)r->base);
+			          ops->name, (unsigned long long)base, r->ops->name,
+			          (unsigned long long)r->base);
 			return -1;
 		}
 	}

@@ -34,7 +34,7 @@ struct bus {
 void bus_init(struct bus *bus, const char *name);
 /* Claims [base, base+len) for dev. -1 (with a message) on overlap, len 0 or a full table. */
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct device_ops *ops,
-		 void *dev);
+                 void *dev);
 /* Dispatch one access; an access that starts in a range but runs past its end is unclaimed. */
 void bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len);
 void bus_write(struct bus *bus, uint64_t addr, const uint8_t *data, uint32_t len);

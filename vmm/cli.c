@@ -87,7 +87,7 @@ static const struct option long_options[] = {
 
 /* A whole decimal number in [min, max], or -1 with a message naming the option. */
 static int parse_number(const char *opt, const char *text, unsigned long long min,
-			unsigned long long max, unsigned long long *out)
+                        unsigned long long max, unsigned long long *out)
 {
 	char *end;
 	unsigned long long v;
@@ -104,7 +104,7 @@ static int parse_number(const char *opt, const char *text, unsigned long long mi
 	}
 	if (v < min || v > max) {
 		fprintf(stderr, "wisp: error: --%s: %llu is out of range (%llu to %llu)\n", opt, v,
-			min, max);
+		        min, max);
 		return -1;
 	}
 	*out = v;
@@ -123,9 +123,10 @@ static bool parse_bool(const char *v, bool *out)
 }
 
 /* Walks "k=v,k=v": calls fn for each pair. Values may not contain ','. */
-static int parse_kv_list(const char *spec, int (*fn)(void *obj, const char *k, const char *v,
-						     char *err, size_t errlen),
-			 void *obj, char *err, size_t errlen)
+static int parse_kv_list(const char *spec,
+                         int (*fn)(void *obj, const char *k, const char *v, char *err,
+                                   size_t errlen),
+                         void *obj, char *err, size_t errlen)
 {
 	char *copy = strdup(spec), *save = NULL, *item;
 	int rc = 0;
@@ -289,7 +290,8 @@ static int cli_boot_protocol(const char *v, struct vm_config *cfg)
 	else if (!strcmp(v, "pvh"))
 		cfg->boot_protocol = BOOT_PROTOCOL_PVH;
 	else {
-		fprintf(stderr, "wisp: error: --boot-protocol: '%s' is not auto, linux or pvh\n", v);
+		fprintf(stderr, "wisp: error: --boot-protocol: '%s' is not auto, linux or pvh\n",
+		        v);
 		return -1;
 	}
 	return 0;
@@ -370,20 +372,22 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, struct vm_config 
 			printf("wisp %s\n", WISP_VERSION);
 			return 1;
 		default:
-			fprintf(stderr, "wisp: error: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
+			fprintf(stderr,
+			        "wisp: error: unknown or incomplete option '%s' (see --help)\n",
+			        argv[optind - 1]);
 			return -1;
 		}
 		if (rc < 0)
 			return -1;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "wisp: error: unexpected argument '%s' (see --help)\n", argv[optind]);
+		fprintf(stderr, "wisp: error: unexpected argument '%s' (see --help)\n",
+		        argv[optind]);
 		return -1;
 	}
 	if (opts->config_file && opts->kernel_given) {
 		fprintf(stderr, "wisp: error: --kernel and --config-file both describe the VM: "
-				"use one\n");
+		                "use one\n");
 		return -1;
 	}
 	return 0;

@@ -13,7 +13,7 @@ struct cli_options {
 	const char *api_sock; /* NULL: see cli_api_socket() */
 	bool no_api;
 	bool no_seccomp;
-	bool kernel_given;    /* --kernel: the VM is described on the command line */
+	bool kernel_given; /* --kernel: the VM is described on the command line */
 	const char *id;
 	const char *log_path;
 	const char *level;

@@ -75,15 +75,17 @@ static int check_id(const char *id, const char *field, char *err, size_t errlen)
 	if (len == 0)
 		return error_set(err, errlen, "%s: must not be empty", field);
 	if (len > CONFIG_ID_MAX)
-		return error_set(err, errlen, "%s: longer than %d characters", field, CONFIG_ID_MAX);
+		return error_set(err, errlen, "%s: longer than %d characters", field,
+		                 CONFIG_ID_MAX);
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '-'))
-			return error_set(err, errlen,
-			            "%s: \"%s\" contains '%c'; only A-Z a-z 0-9 _ - are allowed",
-			            field, id, c);
+			return error_set(
+			    err, errlen,
+			    "%s: \"%s\" contains '%c'; only A-Z a-z 0-9 _ - are allowed", field, id,
+			    c);
 	}
 	return 0;
 }
@@ -99,19 +101,20 @@ static int check_machine(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->vcpu_count < 1 || cfg->vcpu_count > CONFIG_MAX_VCPUS)
 		return error_set(err, errlen,
-		            "machine-config.vcpu_count: must be between 1 and %d (got %u)",
-		            CONFIG_MAX_VCPUS, cfg->vcpu_count);
+		                 "machine-config.vcpu_count: must be between 1 and %d (got %u)",
+		                 CONFIG_MAX_VCPUS, cfg->vcpu_count);
 	/* As Firecracker: with SMT each core has two threads, so the count must pair up. */
 	if (cfg->smt && cfg->vcpu_count > 1 && cfg->vcpu_count % 2)
-		return error_set(err, errlen,
-		            "machine-config.vcpu_count: must be 1 or an even number when smt is "
-		            "enabled (got %u)",
-		            cfg->vcpu_count);
+		return error_set(
+		    err, errlen,
+		    "machine-config.vcpu_count: must be 1 or an even number when smt is "
+		    "enabled (got %u)",
+		    cfg->vcpu_count);
 	if (cfg->mem_size_mib < 1 || cfg->mem_size_mib > CONFIG_MAX_MEM_MIB)
-		return error_set(err, errlen,
-		            "machine-config.mem_size_mib: must be between 1 and %llu (got %llu)",
-		            (unsigned long long)CONFIG_MAX_MEM_MIB,
-		            (unsigned long long)cfg->mem_size_mib);
+		return error_set(
+		    err, errlen,
+		    "machine-config.mem_size_mib: must be between 1 and %llu (got %llu)",
+		    (unsigned long long)CONFIG_MAX_MEM_MIB, (unsigned long long)cfg->mem_size_mib);
 	return 0;
 }
 
@@ -119,12 +122,13 @@ static int check_boot_source(const struct vm_config *cfg, char *err, size_t errl
 {
 	/* The kernel itself may be missing until InstanceStart; a given one must be a path. */
 	if (cfg->kernel_image_path && !cfg->kernel_image_path[0])
-		return error_set(err, errlen, "boot-source.kernel_image_path: must be a non-empty path");
+		return error_set(err, errlen,
+		                 "boot-source.kernel_image_path: must be a non-empty path");
 	if (cfg->initrd_path && !cfg->initrd_path[0])
 		return error_set(err, errlen, "boot-source.initrd_path: must be a non-empty path");
 	if ((unsigned)cfg->boot_protocol > BOOT_PROTOCOL_PVH)
 		return error_set(err, errlen, "boot-source.boot_protocol: unknown value %d",
-		            (int)cfg->boot_protocol);
+		                 (int)cfg->boot_protocol);
 	return 0;
 }
 
@@ -147,14 +151,16 @@ static int check_drive(const struct vm_config *cfg, unsigned i, char *err, size_
 		return error_set(err, errlen, "drives[%u].io_engine: unknown value", i);
 	for (unsigned j = 0; j < i; j++) {
 		if (!strcmp(cfg->drives[j].id, d->id))
-			return error_set(err, errlen,
-			            "drives[%u].drive_id: \"%s\" is already used by drives[%u]", i,
-			            d->id, j);
+			return error_set(
+			    err, errlen,
+			    "drives[%u].drive_id: \"%s\" is already used by drives[%u]", i, d->id,
+			    j);
 		if (d->is_root_device && cfg->drives[j].is_root_device)
-			return error_set(err, errlen,
-			            "drives[%u].is_root_device: drives[%u] (\"%s\") is already the "
-			            "root device; only one is allowed",
-			            i, j, cfg->drives[j].id);
+			return error_set(
+			    err, errlen,
+			    "drives[%u].is_root_device: drives[%u] (\"%s\") is already the "
+			    "root device; only one is allowed",
+			    i, j, cfg->drives[j].id);
 	}
 	return 0;
 }
@@ -177,25 +183,26 @@ static int check_net(const struct vm_config *cfg, unsigned i, char *err, size_t 
 	if (check_id(n->id, field, err, errlen) < 0)
 		return -1;
 	if (len == 0)
-		return error_set(err, errlen, "network-interfaces[%u].host_dev_name: must not be empty",
-		            i);
+		return error_set(err, errlen,
+		                 "network-interfaces[%u].host_dev_name: must not be empty", i);
 	if (len >= sizeof(n->host_dev_name))
 		return error_set(err, errlen,
-		            "network-interfaces[%u].host_dev_name: longer than %zu characters", i,
-		            sizeof(n->host_dev_name) - 1);
+		                 "network-interfaces[%u].host_dev_name: longer than %zu characters",
+		                 i, sizeof(n->host_dev_name) - 1);
 	/* A multicast or all-zero address cannot be a NIC's own address; Linux refuses it. */
 	if (n->has_guest_mac && ((n->guest_mac[0] & 1) || mac_is_zero(n->guest_mac)))
-		return error_set(err, errlen,
-		            "network-interfaces[%u].guest_mac: must be a unicast, non-zero address",
-		            i);
+		return error_set(
+		    err, errlen,
+		    "network-interfaces[%u].guest_mac: must be a unicast, non-zero address", i);
 	for (unsigned j = 0; j < i; j++) {
 		const struct net_config *o = &cfg->nets[j];
 
 		if (!strcmp(o->id, n->id))
-			return error_set(err, errlen,
-			            "network-interfaces[%u].iface_id: \"%s\" is already used by "
-			            "network-interfaces[%u]",
-			            i, n->id, j);
+			return error_set(
+			    err, errlen,
+			    "network-interfaces[%u].iface_id: \"%s\" is already used by "
+			    "network-interfaces[%u]",
+			    i, n->id, j);
 		if (!strcmp(o->host_dev_name, n->host_dev_name))
 			return error_set(
 			    err, errlen,
@@ -204,9 +211,9 @@ static int check_net(const struct vm_config *cfg, unsigned i, char *err, size_t 
 			    i, n->host_dev_name, j);
 		if (n->has_guest_mac && o->has_guest_mac && !memcmp(o->guest_mac, n->guest_mac, 6))
 			return error_set(err, errlen,
-			            "network-interfaces[%u].guest_mac: already used by "
-			            "network-interfaces[%u]",
-			            i, j);
+			                 "network-interfaces[%u].guest_mac: already used by "
+			                 "network-interfaces[%u]",
+			                 i, j);
 	}
 	return 0;
 }
@@ -214,16 +221,16 @@ static int check_net(const struct vm_config *cfg, unsigned i, char *err, size_t 
 static int check_devices(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->ndrives > CONFIG_MAX_DRIVES)
-		return error_set(err, errlen, "drives: at most %d drives (got %u)", CONFIG_MAX_DRIVES,
-		            cfg->ndrives);
+		return error_set(err, errlen, "drives: at most %d drives (got %u)",
+		                 CONFIG_MAX_DRIVES, cfg->ndrives);
 	if (cfg->nnets > CONFIG_MAX_NETS)
 		return error_set(err, errlen, "network-interfaces: at most %d interfaces (got %u)",
-		            CONFIG_MAX_NETS, cfg->nnets);
+		                 CONFIG_MAX_NETS, cfg->nnets);
 	/* Every virtio device needs one MMIO slot and one IOAPIC pin. */
 	if (cfg->ndrives + cfg->nnets > LAYOUT_VIRTIO_MAX_DEVS)
 		return error_set(err, errlen,
-		            "drives, network-interfaces: at most %d devices in all (got %u)",
-		            LAYOUT_VIRTIO_MAX_DEVS, cfg->ndrives + cfg->nnets);
+		                 "drives, network-interfaces: at most %d devices in all (got %u)",
+		                 LAYOUT_VIRTIO_MAX_DEVS, cfg->ndrives + cfg->nnets);
 	for (unsigned i = 0; i < cfg->ndrives; i++)
 		if (check_drive(cfg, i, err, errlen) < 0)
 			return -1;
@@ -248,8 +255,8 @@ static int check_logging(const struct vm_config *cfg, char *err, size_t errlen)
 			known = true;
 	if (!known)
 		return error_set(err, errlen,
-		            "logger.level: \"%s\" is not one of Error, Warning, Info, Debug",
-		            cfg->log_level);
+		                 "logger.level: \"%s\" is not one of Error, Warning, Info, Debug",
+		                 cfg->log_level);
 	return 0;
 }
 

@@ -16,25 +16,25 @@
 #define WISP_VERSION "0.1.0"
 #endif
 
-#define CONFIG_MAX_VCPUS  32
-#define CONFIG_MAX_DRIVES 16
-#define CONFIG_MAX_NETS   8
-#define CONFIG_ID_MAX     64 /* drive_id / iface_id length, as Firecracker */
+#define CONFIG_MAX_VCPUS         32
+#define CONFIG_MAX_DRIVES        16
+#define CONFIG_MAX_NETS          8
+#define CONFIG_ID_MAX            64 /* drive_id / iface_id length, as Firecracker */
 #define CONFIG_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off"
-#define CONFIG_DEFAULT_VCPUS 1
-#define CONFIG_DEFAULT_MEM_MIB 128
+#define CONFIG_DEFAULT_VCPUS     1
+#define CONFIG_DEFAULT_MEM_MIB   128
 
 /* One token bucket (Firecracker's TokenBucket); size 0 means "no limit". */
 struct token_bucket_config {
 	bool set;
-	uint64_t size;		 /* tokens (bytes or operations) */
+	uint64_t size;           /* tokens (bytes or operations) */
 	uint64_t one_time_burst; /* extra initial tokens */
 	uint64_t refill_time_ms; /* time to refill size tokens */
 };
 
 struct rate_limiter_config {
 	struct token_bucket_config bandwidth; /* bytes */
-	struct token_bucket_config ops;	      /* requests / frames */
+	struct token_bucket_config ops;       /* requests / frames */
 };
 
 enum cache_type { CACHE_UNSAFE, CACHE_WRITEBACK };

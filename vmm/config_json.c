@@ -99,7 +99,7 @@ static int get_string(const json_t *obj, const char *where, const char *key, boo
 		return 0;
 	if (!json_is_string(v))
 		return error_set(err, errlen, "%s.%s: expected a string, got %s", where, key,
-		            type_name(v));
+		                 type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return error_set(err, errlen, "%s.%s: must not contain NUL characters", where, key);
 	*out = strdup(json_string_value(v));
@@ -120,7 +120,8 @@ static int get_fixed_string(const json_t *obj, const char *where, const char *ke
 	if (!s)
 		return 0;
 	if (strlen(s) >= len)
-		rc = error_set(err, errlen, "%s.%s: longer than %zu characters", where, key, len - 1);
+		rc = error_set(err, errlen, "%s.%s: longer than %zu characters", where, key,
+		               len - 1);
 	else
 		memcpy(buf, s, strlen(s) + 1);
 	free(s);
@@ -140,7 +141,7 @@ static int get_bool(const json_t *obj, const char *where, const char *key, bool 
 		return 0;
 	if (!json_is_boolean(v))
 		return error_set(err, errlen, "%s.%s: expected a boolean, got %s", where, key,
-		            type_name(v));
+		                 type_name(v));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -160,14 +161,14 @@ static int get_u64(const json_t *obj, const char *where, const char *key, bool r
 		return 0;
 	if (!json_is_integer(v))
 		return error_set(err, errlen, "%s.%s: expected an integer, got %s", where, key,
-		            type_name(v));
+		                 type_name(v));
 	i = json_integer_value(v);
 	if (i < 0)
 		return error_set(err, errlen, "%s.%s: must not be negative (got %lld)", where, key,
-		            (long long)i);
+		                 (long long)i);
 	if ((uint64_t)i > max)
 		return error_set(err, errlen, "%s.%s: at most %llu (got %lld)", where, key,
-		            (unsigned long long)max, (long long)i);
+		                 (unsigned long long)max, (long long)i);
 	*out = (uint64_t)i;
 	return 0;
 }
@@ -180,7 +181,7 @@ static int get_object(const json_t *obj, const char *where, const char *key, boo
 		return -1;
 	if (*out && !json_is_object(*out))
 		return error_set(err, errlen, "%s.%s: expected an object, got %s", where, key,
-		            type_name(*out));
+		                 type_name(*out));
 	return 0;
 }
 
@@ -285,8 +286,9 @@ int config_json_parse_machine(const json_t *obj, const char *where, bool partial
 		if (get_string(obj, where, key, false, &tmpl, err, errlen) < 0)
 			return -1;
 		if (tmpl && strcmp(tmpl, "None")) {
-			error_set(err, errlen, "%s.%s: \"%s\" is not supported by wisp (only \"None\")",
-			     where, key, tmpl);
+			error_set(err, errlen,
+			          "%s.%s: \"%s\" is not supported by wisp (only \"None\")", where,
+			          key, tmpl);
 			free(tmpl);
 			return -1;
 		}
@@ -471,9 +473,9 @@ int config_json_parse_net(const json_t *obj, const char *where, struct net_confi
 
 		if (rc < 0)
 			error_set(err, errlen,
-			     "%s.guest_mac: \"%s\" is not a MAC address like "
-			     "\"06:00:ac:10:00:02\"",
-			     where, mac);
+			          "%s.guest_mac: \"%s\" is not a MAC address like "
+			          "\"06:00:ac:10:00:02\"",
+			          where, mac);
 		free(mac);
 		if (rc < 0)
 			return -1;
@@ -534,8 +536,8 @@ int config_json_parse_logger(const json_t *obj, const char *where, struct config
 		canon = config_log_level_name(out->level);
 		if (!canon) {
 			error_set(err, errlen,
-			     "%s.level: \"%s\" is not one of Error, Warning, Info, Debug", where,
-			     out->level);
+			          "%s.level: \"%s\" is not one of Error, Warning, Info, Debug",
+			          where, out->level);
 			goto fail;
 		}
 		memcpy(out->level, canon, strlen(canon) + 1); /* same length, other case */
@@ -650,7 +652,7 @@ int config_apply_net(struct vm_config *cfg, const struct net_config *n, char *er
 		i++;
 	if (i == CONFIG_MAX_NETS)
 		return error_set(err, errlen, "network-interfaces: at most %d interfaces",
-		            CONFIG_MAX_NETS);
+		                 CONFIG_MAX_NETS);
 	old = cfg->nets[i];
 	cfg->nets[i] = *n;
 	if (i == cfg->nnets)
@@ -708,7 +710,7 @@ int config_json_load_object(const char *text, size_t len, const char *where, jso
 	*out = NULL;
 	if (!root)
 		return error_set(err, errlen, "%s: invalid JSON at line %d column %d: %s", where,
-		            jerr.line, jerr.column, jerr.text);
+		                 jerr.line, jerr.column, jerr.text);
 	if (!json_is_object(root)) {
 		error_set(err, errlen, "%s: expected an object, got %s", where, type_name(root));
 		json_decref(root);
@@ -733,10 +735,11 @@ static int parse_drives(struct vm_config *cfg, const json_t *root, char *err, si
 	{
 		snprintf(where, sizeof(where), "drives[%zu]", i);
 		if (i >= CONFIG_MAX_DRIVES)
-			return error_set(err, errlen, "drives: at most %d drives", CONFIG_MAX_DRIVES);
+			return error_set(err, errlen, "drives: at most %d drives",
+			                 CONFIG_MAX_DRIVES);
 		if (!json_is_object(item))
 			return error_set(err, errlen, "%s: expected an object, got %s", where,
-			            type_name(item));
+			                 type_name(item));
 		if (config_json_parse_drive(item, where, &cfg->drives[i], err, errlen) < 0)
 			return -1;
 		cfg->ndrives = (unsigned)i + 1;
@@ -754,16 +757,16 @@ static int parse_nets(struct vm_config *cfg, const json_t *root, char *err, size
 		return 0;
 	if (!json_is_array(arr))
 		return error_set(err, errlen, "network-interfaces: expected an array, got %s",
-		            type_name(arr));
+		                 type_name(arr));
 	json_array_foreach(arr, i, item)
 	{
 		snprintf(where, sizeof(where), "network-interfaces[%zu]", i);
 		if (i >= CONFIG_MAX_NETS)
 			return error_set(err, errlen, "network-interfaces: at most %d interfaces",
-			            CONFIG_MAX_NETS);
+			                 CONFIG_MAX_NETS);
 		if (!json_is_object(item))
 			return error_set(err, errlen, "%s: expected an object, got %s", where,
-			            type_name(item));
+			                 type_name(item));
 		if (config_json_parse_net(item, where, &cfg->nets[i], err, errlen) < 0)
 			return -1;
 		cfg->nnets = (unsigned)i + 1;
@@ -781,7 +784,8 @@ static int section(const json_t *root, const char *key, bool required, json_t **
 	if (!*out && required)
 		return error_set(err, errlen, "%s: missing required section", key);
 	if (*out && !json_is_object(*out))
-		return error_set(err, errlen, "%s: expected an object, got %s", key, type_name(*out));
+		return error_set(err, errlen, "%s: expected an object, got %s", key,
+		                 type_name(*out));
 	return 0;
 }
 
@@ -882,7 +886,7 @@ int config_json_load_file(struct vm_config *cfg, const char *path, char *err, si
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_JSON_FILE_MAX) {
 		close(fd);
 		return error_set(err, errlen, "not a regular file of at most %d bytes",
-		            CONFIG_JSON_FILE_MAX);
+		                 CONFIG_JSON_FILE_MAX);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {

@@ -20,19 +20,19 @@
 #define PTE_HUGE    0x80ULL
 
 /* MSR numbers (Intel SDM vol. 4). */
-#define MSR_IA32_SYSENTER_CS  0x174
-#define MSR_IA32_SYSENTER_ESP 0x175
-#define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_STAR	      0xc0000081
-#define MSR_LSTAR	      0xc0000082
-#define MSR_CSTAR	      0xc0000083
-#define MSR_SYSCALL_MASK      0xc0000084
-#define MSR_KERNEL_GS_BASE    0xc0000102
-#define MSR_IA32_TSC	      0x10
-#define MSR_IA32_MISC_ENABLE  0x1a0
-#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_IA32_SYSENTER_CS    0x174
+#define MSR_IA32_SYSENTER_ESP   0x175
+#define MSR_IA32_SYSENTER_EIP   0x176
+#define MSR_STAR                0xc0000081
+#define MSR_LSTAR               0xc0000082
+#define MSR_CSTAR               0xc0000083
+#define MSR_SYSCALL_MASK        0xc0000084
+#define MSR_KERNEL_GS_BASE      0xc0000102
+#define MSR_IA32_TSC            0x10
+#define MSR_IA32_MISC_ENABLE    0x1a0
+#define MSR_MTRR_DEF_TYPE       0x2ff
 #define MISC_ENABLE_FAST_STRING 1ULL
-#define MTRR_ENABLE_WB	      ((1ULL << 11) | 6) /* MTRRs on, default type write-back */
+#define MTRR_ENABLE_WB          ((1ULL << 11) | 6) /* MTRRs on, default type write-back */
 
 int cpu_boot_write_tables(const struct guest_mem *mem, enum boot_entry_mode mode)
 {
@@ -49,9 +49,9 @@ int cpu_boot_write_tables(const struct guest_mem *mem, enum boot_entry_mode mode
 	if (mode != BOOT_ENTRY_LINUX64)
 		return 0;
 	if (guest_mem_write(mem, LAYOUT_PML4, &(uint64_t){LAYOUT_PDPT | PTE_PRESENT | PTE_WRITE},
-			    8) < 0 ||
-	    guest_mem_write(mem, LAYOUT_PDPT, &(uint64_t){LAYOUT_PD | PTE_PRESENT | PTE_WRITE},
-			    8) < 0)
+	                    8) < 0 ||
+	    guest_mem_write(mem, LAYOUT_PDPT, &(uint64_t){LAYOUT_PD | PTE_PRESENT | PTE_WRITE}, 8) <
+	        0)
 		return -1;
 	pd = guest_mem_ptr(mem, LAYOUT_PD, 512 * 8);
 	if (!pd)

@@ -18,15 +18,15 @@
  * "64-bit BOOT PROTOCOL") names them: CS must be __BOOT_CS (0x10), DS/ES/SS __BOOT_DS (0x18),
  * both 4 GiB flat. Entry 1 stays null. PVH leaves the selector values unspecified, so it uses the
  * same ones. */
-#define BOOT_GDT_CODE 0x10 /* __BOOT_CS: 64-bit code (LINUX64) or 32-bit code (PVH32), DPL 0 */
-#define BOOT_GDT_DATA 0x18 /* __BOOT_DS: flat 4 GiB read/write data */
-#define BOOT_GDT_TSS  0x20 /* busy 32-bit TSS, base 0, limit 0x67 (the PVH ABI's TR) */
+#define BOOT_GDT_CODE    0x10 /* __BOOT_CS: 64-bit code (LINUX64) or 32-bit code (PVH32), DPL 0 */
+#define BOOT_GDT_DATA    0x18 /* __BOOT_DS: flat 4 GiB read/write data */
+#define BOOT_GDT_TSS     0x20 /* busy 32-bit TSS, base 0, limit 0x67 (the PVH ABI's TR) */
 #define BOOT_GDT_ENTRIES 5
 
-#define CR0_PE (1ull << 0)
-#define CR0_ET (1ull << 4)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
+#define CR0_PE   (1ull << 0)
+#define CR0_ET   (1ull << 4)
+#define CR0_PG   (1ull << 31)
+#define CR4_PAE  (1ull << 5)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
-#define CPUID_1_EDX_HTT	       (1u << 28)
+#define CPUID_1_EDX_HTT        (1u << 28)
 #define CPUID_TOPO_LEVEL_SMT   1u
 #define CPUID_TOPO_LEVEL_CORE  2u
 
@@ -36,7 +36,7 @@ static unsigned id_bits(unsigned n)
 }
 
 static void normalise_topology_leaf(struct kvm_cpuid_entry2 *e, unsigned index, unsigned nvcpus,
-				    unsigned threads)
+                                    unsigned threads)
 {
 	unsigned level = e->index;
 
@@ -86,8 +86,8 @@ void cpuid_normalise(struct kvm_cpuid2 *cpuid, unsigned index, unsigned nvcpus, 
 		case 0x1:
 			/* EBX: [31:24] initial APIC id, [23:16] logical processors per package,
 			 * [15:8] CLFLUSH line size in quadwords. */
-			e->ebx = (index << 24) | ((nvcpus & 0xff) << 16) | (8u << 8) |
-				 (e->ebx & 0xff);
+			e->ebx =
+			    (index << 24) | ((nvcpus & 0xff) << 16) | (8u << 8) | (e->ebx & 0xff);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
 			if (nvcpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
@@ -106,7 +106,8 @@ void cpuid_normalise(struct kvm_cpuid2 *cpuid, unsigned index, unsigned nvcpus, 
 			normalise_topology_leaf(e, index, nvcpus, threads);
 			break;
 		case 0x8000001e:
-			/* AMD: EAX extended APIC id, EBX[7:0] core id, [15:8] threads per core - 1. */
+			/* AMD: EAX extended APIC id, EBX[7:0] core id, [15:8] threads per core - 1.
+			 */
 			e->eax = index;
 			e->ebx = (index / threads) | ((threads - 1) << 8);
 			e->ecx = 0;

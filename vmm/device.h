@@ -43,7 +43,7 @@ struct device_type {
 };
 
 #define DEVICE_TYPE(type)                                                                          \
-	static const struct device_type *const device_type_ptr_##type                             \
+	static const struct device_type *const device_type_ptr_##type                              \
 	    __attribute__((used, section("wisp_device_types"), aligned(sizeof(void *)))) = &type
 
 #endif

@@ -38,8 +38,8 @@ struct evloop_call {
 
 struct evloop {
 	int epfd;
-	int wake_fd; /* eventfd: stop requests and queued calls */
-	pthread_t thread;  /* written before running is published */
+	int wake_fd;         /* eventfd: stop requests and queued calls */
+	pthread_t thread;    /* written before running is published */
 	atomic_bool running; /* read by evloop_call_sync() on other threads */
 	atomic_int stopping;
 	atomic_int exit_code;

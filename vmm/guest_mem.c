@@ -17,8 +17,10 @@ static void layout_slots(struct guest_mem *mem, uint8_t *base, uint64_t size)
 	mem->slots[0] = (struct guest_mem_slot){.gpa = 0, .size = low, .host = base, .file_off = 0};
 	if (size > low) {
 		mem->nslots = 2;
-		mem->slots[1] = (struct guest_mem_slot){
-		    .gpa = LAYOUT_HIGH_RAM, .size = size - low, .host = base + low, .file_off = low};
+		mem->slots[1] = (struct guest_mem_slot){.gpa = LAYOUT_HIGH_RAM,
+		                                        .size = size - low,
+		                                        .host = base + low,
+		                                        .file_off = low};
 	}
 }
 

@@ -19,16 +19,16 @@
 #include <stdint.h>
 
 struct guest_mem_slot {
-	uint64_t gpa;	   /* first guest-physical address */
-	uint64_t size;	   /* bytes */
-	uint8_t *host;	   /* host address of gpa */
+	uint64_t gpa;      /* first guest-physical address */
+	uint64_t size;     /* bytes */
+	uint8_t *host;     /* host address of gpa */
 	uint64_t file_off; /* offset of gpa in the memfd */
 };
 
 struct guest_mem {
-	int memfd;	/* backing file (memfd), -1 for anonymous test memory */
-	uint8_t *base;	/* whole mapping, size bytes */
-	uint64_t size;	/* total RAM bytes */
+	int memfd;     /* backing file (memfd), -1 for anonymous test memory */
+	uint8_t *base; /* whole mapping, size bytes */
+	uint64_t size; /* total RAM bytes */
 	unsigned nslots;
 	struct guest_mem_slot slots[2];
 };

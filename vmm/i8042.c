@@ -18,18 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define I8042_STATUS_OBF      0x01 /* output buffer full: data waits at 0x60 */
-#define I8042_STATUS_SYS      0x04 /* system flag: self-test passed */
-#define I8042_STATUS_CMD      0x08 /* last write was to the command port */
-#define I8042_CMD_READ_CB     0x20
-#define I8042_CMD_WRITE_CB    0x60
-#define I8042_CMD_SELF_TEST   0xaa
-#define I8042_CMD_KBD_TEST    0xab
-#define I8042_CMD_WRITE_OUT   0xd1
-#define I8042_CMD_RESET	      0xfe
-#define I8042_CB_KBD_INT      0x01 /* command byte: keyboard interrupt enabled */
-#define I8042_KBD_IRQ	      1
-#define I8042_QUEUE	      16
+#define I8042_STATUS_OBF    0x01 /* output buffer full: data waits at 0x60 */
+#define I8042_STATUS_SYS    0x04 /* system flag: self-test passed */
+#define I8042_STATUS_CMD    0x08 /* last write was to the command port */
+#define I8042_CMD_READ_CB   0x20
+#define I8042_CMD_WRITE_CB  0x60
+#define I8042_CMD_SELF_TEST 0xaa
+#define I8042_CMD_KBD_TEST  0xab
+#define I8042_CMD_WRITE_OUT 0xd1
+#define I8042_CMD_RESET     0xfe
+#define I8042_CB_KBD_INT    0x01 /* command byte: keyboard interrupt enabled */
+#define I8042_KBD_IRQ       1
+#define I8042_QUEUE         16
 
 struct i8042 {
 	pthread_mutex_t lock;
@@ -169,13 +169,12 @@ static int i8042_create(struct vm *vm)
 	 * answered in the kernel by KVM's PIT (KVM_PIT_SPEAKER_DUMMY) before any exit reaches us,
 	 * and 0x62/0x63 read as zero here. */
 	if (bus_register(&vm->pio, PORT_I8042_DATA, PORT_I8042_CMD - PORT_I8042_DATA + 1,
-			 &i8042_ops, k) < 0) {
+	                 &i8042_ops, k) < 0) {
 		i8042_destroy(k);
 		return -1;
 	}
 	return vm_add_device(vm, &i8042_ops, k);
 }
 
-static const struct device_type i8042_type = {
-    .name = "i8042", .order = 10, .create = i8042_create};
+static const struct device_type i8042_type = {.name = "i8042", .order = 10, .create = i8042_create};
 DEVICE_TYPE(i8042_type);

@@ -82,7 +82,7 @@ int kvm_host_open(struct kvm_host *host)
 			log_error("/dev/kvm: no such device: is the kvm module loaded?");
 		else if (errno == EACCES || errno == EPERM)
 			log_error("/dev/kvm: permission denied: add the user to group kvm or run "
-				  "through wisp-jailer");
+			          "through wisp-jailer");
 		else
 			log_error("/dev/kvm: %s", strerror(errno));
 		return -1;

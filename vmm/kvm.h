@@ -8,13 +8,14 @@
 #include <linux/kvm.h>
 
 struct kvm_host {
-	int fd;		     /* /dev/kvm */
-	int vcpu_mmap_size;  /* size of each vCPU's struct kvm_run mapping */
+	int fd;             /* /dev/kvm */
+	int vcpu_mmap_size; /* size of each vCPU's struct kvm_run mapping */
 	int max_vcpus;
 	bool pvm;
-	bool has_xcrs;	     /* KVM_CAP_XCRS: XCR0 can be set */	     /* kvm_pvm: guest kernel mode is emulated unless the guest is PVM-aware */
-	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, malloc'd */
-	struct kvm_msr_list *msr_list;	    /* KVM_GET_MSR_INDEX_LIST, malloc'd (snapshots) */
+	bool has_xcrs; /* KVM_CAP_XCRS: XCR0 can be set */ /* kvm_pvm: guest kernel mode is emulated
+	                                                      unless the guest is PVM-aware */
+	struct kvm_cpuid2 *supported_cpuid;                /* KVM_GET_SUPPORTED_CPUID, malloc'd */
+	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST, malloc'd (snapshots) */
 };
 
 /* Opens /dev/kvm and checks the API version and every capability wisp uses. On failure prints

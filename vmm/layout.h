@@ -29,26 +29,26 @@
 #ifndef WISP_LAYOUT_H
 #define WISP_LAYOUT_H
 
-#define LAYOUT_GDT          0x500ULL
-#define LAYOUT_IDT          0x540ULL
-#define LAYOUT_PVH_INFO     0x1000ULL
-#define LAYOUT_PVH_MODLIST  0x2000ULL
-#define LAYOUT_ZERO_PAGE    0x7000ULL
-#define LAYOUT_BOOT_STACK   0x8ff0ULL
-#define LAYOUT_PML4         0x9000ULL
-#define LAYOUT_PDPT         0xa000ULL
-#define LAYOUT_PD           0xb000ULL
-#define LAYOUT_CMDLINE      0x20000ULL
-#define LAYOUT_CMDLINE_MAX  0x10000ULL /* room reserved; the protocol limit is checked apart */
-#define LAYOUT_MPTABLE      0x9fc00ULL
-#define LAYOUT_EBDA_END     0xa0000ULL /* first byte of the VGA/ROM hole */
+#define LAYOUT_GDT         0x500ULL
+#define LAYOUT_IDT         0x540ULL
+#define LAYOUT_PVH_INFO    0x1000ULL
+#define LAYOUT_PVH_MODLIST 0x2000ULL
+#define LAYOUT_ZERO_PAGE   0x7000ULL
+#define LAYOUT_BOOT_STACK  0x8ff0ULL
+#define LAYOUT_PML4        0x9000ULL
+#define LAYOUT_PDPT        0xa000ULL
+#define LAYOUT_PD          0xb000ULL
+#define LAYOUT_CMDLINE     0x20000ULL
+#define LAYOUT_CMDLINE_MAX 0x10000ULL /* room reserved; the protocol limit is checked apart */
+#define LAYOUT_MPTABLE     0x9fc00ULL
+#define LAYOUT_EBDA_END    0xa0000ULL /* first byte of the VGA/ROM hole */
 /* ACPI tables (vmm/acpi.c): the RSDP at the start of the BIOS read-only area, 16-byte aligned,
  * where an OS that gets no RSDP address from the boot protocol scans for "RSD PTR " (ACPI 6.4
  * section 5.2.5.1: 0xE0000-0xFFFFF); the XSDT, FADT, DSDT and MADT follow it, all below
  * LAYOUT_ACPI_END. The E820 map already reserves the range (the VGA/ROM hole). */
-#define LAYOUT_ACPI_RSDP    0xe0000ULL
-#define LAYOUT_ACPI_END     0xe1000ULL /* one page: room for 254 vCPUs' MADT entries */
-#define LAYOUT_HIMEM        0x100000ULL
+#define LAYOUT_ACPI_RSDP 0xe0000ULL
+#define LAYOUT_ACPI_END  0xe1000ULL /* one page: room for 254 vCPUs' MADT entries */
+#define LAYOUT_HIMEM     0x100000ULL
 
 /* The 32-bit MMIO hole: RAM stops here and continues at 4 GiB. */
 #define LAYOUT_MMIO_HOLE     0xc0000000ULL
@@ -67,14 +67,14 @@
 #define LAYOUT_LAPIC  0xfee00000ULL
 
 /* Identity-mapped in KVM for VMX real-mode support (ignored where not needed, e.g. PVM). */
-#define LAYOUT_KVM_TSS         0xfffbd000ULL
+#define LAYOUT_KVM_TSS          0xfffbd000ULL
 #define LAYOUT_KVM_IDENTITY_MAP 0xfffbc000ULL
 
 /* Legacy ports. */
-#define PORT_COM1        0x3f8
-#define PORT_COM1_IRQ    4
-#define PORT_I8042_DATA  0x60
-#define PORT_I8042_CMD   0x64
-#define PORT_POST        0x80 /* POST code / I/O delay, written by Linux, ignored */
+#define PORT_COM1       0x3f8
+#define PORT_COM1_IRQ   4
+#define PORT_I8042_DATA 0x60
+#define PORT_I8042_CMD  0x64
+#define PORT_POST       0x80 /* POST code / I/O delay, written by Linux, ignored */
 
 #endif

@@ -37,19 +37,19 @@ static const struct {
 	uint16_t base, len;
 } legacy_ranges[] = {
     {PORT_POST, 0x10}, /* 0x80-0x8f: POST code and DMA page registers */
-    {0x70, 2},	       /* CMOS/RTC index and data: no RTC */
-    {0xed, 1},	       /* alternative I/O delay port */
-    {0x2f8, 8},	       /* COM2 */
-    {0x3e8, 8},	       /* COM3 */
-    {0x2e8, 8},	       /* COM4 */
-    {0xcf8, 8},	       /* PCI configuration mechanism 1: no PCI (pci=off) */
+    {0x70, 2},         /* CMOS/RTC index and data: no RTC */
+    {0xed, 1},         /* alternative I/O delay port */
+    {0x2f8, 8},        /* COM2 */
+    {0x3e8, 8},        /* COM3 */
+    {0x2e8, 8},        /* COM4 */
+    {0xcf8, 8},        /* PCI configuration mechanism 1: no PCI (pci=off) */
 };
 
 static int legacy_create(struct vm *vm)
 {
 	for (size_t i = 0; i < sizeof(legacy_ranges) / sizeof(legacy_ranges[0]); i++)
 		if (bus_register(&vm->pio, legacy_ranges[i].base, legacy_ranges[i].len, &legacy_ops,
-				 NULL) < 0)
+		                 NULL) < 0)
 			return -1;
 	return 0;
 }

@@ -29,22 +29,22 @@ int loader_check_kernel_range(const struct guest_mem *mem, enum boot_entry_mode 
                               size_t errlen)
 {
 	if (end <= start)
-		return error_set(err, errlen, "%s is empty or wraps around (0x%llx..0x%llx)",
-		                   what, (unsigned long long)start, (unsigned long long)end);
+		return error_set(err, errlen, "%s is empty or wraps around (0x%llx..0x%llx)", what,
+		                 (unsigned long long)start, (unsigned long long)end);
 	if (start < LAYOUT_HIMEM)
 		return error_set(err, errlen,
-		                   "%s at 0x%llx overlaps wisp's boot structures below 1 MiB", what,
-		                   (unsigned long long)start);
+		                 "%s at 0x%llx overlaps wisp's boot structures below 1 MiB", what,
+		                 (unsigned long long)start);
 	if (range_meets_mmio_hole(start, end))
 		return error_set(err, errlen, "%s (0x%llx..0x%llx) lies in the 32-bit MMIO hole",
-		                   what, (unsigned long long)start, (unsigned long long)end);
+		                 what, (unsigned long long)start, (unsigned long long)end);
 	if (!guest_mem_range_ok(mem, start, end - start))
 		return error_set(err, errlen, "%s (0x%llx..0x%llx) ends past guest RAM", what,
-		                   (unsigned long long)start, (unsigned long long)end);
+		                 (unsigned long long)start, (unsigned long long)end);
 	if (mode == BOOT_ENTRY_LINUX64 && end > LOADER_IDENTITY_MAP_END)
 		return error_set(err, errlen,
-		                   "%s ends at 0x%llx, past the 1 GiB the 64-bit entry maps", what,
-		                   (unsigned long long)end);
+		                 "%s ends at 0x%llx, past the 1 GiB the 64-bit entry maps", what,
+		                 (unsigned long long)end);
 	return 0;
 }
 
@@ -75,8 +75,8 @@ int loader_load_kernel(const struct guest_mem *mem, const uint8_t *image, size_t
 		rc = loader_load_bzimage(mem, image, len, protocol, info, err, errlen);
 	else
 		return error_set(err, errlen,
-		                   "kernel image is neither ELF (no \\177ELF at 0) nor bzImage "
-		                   "(no HdrS at 0x202)");
+		                 "kernel image is neither ELF (no \\177ELF at 0) nor bzImage "
+		                 "(no HdrS at 0x202)");
 	if (rc < 0)
 		return rc;
 	/* The line is copied to LAYOUT_CMDLINE, which has room for LAYOUT_CMDLINE_MAX bytes. */
@@ -106,16 +106,16 @@ int loader_load_initrd(const struct guest_mem *mem, const struct kernel_info *in
 	floor = (floor + LOADER_PAGE_SIZE - 1) & ~(LOADER_PAGE_SIZE - 1);
 	if (top <= floor || len > top - floor)
 		return error_set(err, errlen,
-		                   "initrd of %zu bytes does not fit between the kernel end 0x%llx "
-		                   "and 0x%llx (top of low RAM or initrd_addr_max)",
-		                   len, (unsigned long long)floor, (unsigned long long)top);
+		                 "initrd of %zu bytes does not fit between the kernel end 0x%llx "
+		                 "and 0x%llx (top of low RAM or initrd_addr_max)",
+		                 len, (unsigned long long)floor, (unsigned long long)top);
 	start = (top - len) & ~(LOADER_PAGE_SIZE - 1);
 	if (start < floor) /* rounding down crossed the kernel */
 		return error_set(err, errlen, "initrd of %zu bytes does not fit above the kernel",
-		                   len);
+		                 len);
 	if (guest_mem_write(mem, start, initrd, len) < 0)
 		return error_set(err, errlen, "initrd at 0x%llx is not in guest RAM",
-		                   (unsigned long long)start);
+		                 (unsigned long long)start);
 	*gpa = start;
 	return 0;
 }
@@ -131,23 +131,22 @@ int loader_write_boot_info(const struct guest_mem *mem, const struct kernel_info
 		cmdline = "";
 	cmdline_len = strlen(cmdline);
 	if (cmdline_len > info->cmdline_max)
-		return error_set(
-		    err, errlen, "kernel command line is %zu bytes, the kernel accepts at most %u",
-		    cmdline_len, info->cmdline_max);
+		return error_set(err, errlen,
+		                 "kernel command line is %zu bytes, the kernel accepts at most %u",
+		                 cmdline_len, info->cmdline_max);
 	if (initrd_len && !guest_mem_range_ok(mem, initrd_gpa, initrd_len))
 		return error_set(err, errlen, "initrd at 0x%llx (%llu bytes) is not in guest RAM",
-		                   (unsigned long long)initrd_gpa, (unsigned long long)initrd_len);
+		                 (unsigned long long)initrd_gpa, (unsigned long long)initrd_len);
 	if (guest_mem_write(mem, LAYOUT_CMDLINE, cmdline, cmdline_len + 1) < 0)
-		return error_set(err, errlen,
-		                   "guest RAM too small for the command line at 0x%llx",
-		                   (unsigned long long)LAYOUT_CMDLINE);
+		return error_set(err, errlen, "guest RAM too small for the command line at 0x%llx",
+		                 (unsigned long long)LAYOUT_CMDLINE);
 	if (info->mode == BOOT_ENTRY_PVH32)
 		return loader_pvh_write_start_info(mem, LAYOUT_CMDLINE, initrd_gpa, initrd_len,
 		                                   info->acpi_rsdp, err, errlen);
 	bootparams_build(&bp, mem, info, LAYOUT_CMDLINE, initrd_gpa, initrd_len);
 	if (guest_mem_write(mem, LAYOUT_ZERO_PAGE, &bp, sizeof(bp)) < 0)
 		return error_set(err, errlen, "guest RAM too small for the zero page at 0x%llx",
-		                   (unsigned long long)LAYOUT_ZERO_PAGE);
+		                 (unsigned long long)LAYOUT_ZERO_PAGE);
 	return 0;
 }
 

@@ -93,7 +93,6 @@ unsigned loader_e820_map(const struct guest_mem *mem, struct boot_e820_entry *ma
  * inside that map, so a BOOT_ENTRY_LINUX64 kernel must end below this address. */
 #define LOADER_IDENTITY_MAP_END 0x40000000ULL
 
-
 /* Checks that [start, end) may hold kernel bytes: at or above 1 MiB (below it are wisp's boot
  * structures), not empty or wrapping, wholly inside one RAM slot (not in the MMIO hole, not past
  * RAM) and, for BOOT_ENTRY_LINUX64, inside the boot identity map. what names the piece

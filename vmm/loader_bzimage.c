@@ -50,9 +50,9 @@ static int bz_read_header(const uint8_t *image, size_t len, struct setup_header 
 
 	if (end > len)
 		return error_set(err, errlen,
-		                   "bzImage setup header ends at 0x%zx, past the end of the image "
-		                   "(%zu bytes)",
-		                   end, len);
+		                 "bzImage setup header ends at 0x%zx, past the end of the image "
+		                 "(%zu bytes)",
+		                 end, len);
 	copy = end - BZ_HDR_OFFSET;
 	if (copy > sizeof(*hdr))
 		copy = sizeof(*hdr);
@@ -60,23 +60,21 @@ static int bz_read_header(const uint8_t *image, size_t len, struct setup_header 
 	memcpy(hdr, image + BZ_HDR_OFFSET, copy);
 	if (hdr->boot_flag != BZ_BOOT_FLAG)
 		return error_set(err, errlen, "bzImage boot_flag is 0x%04x, not 0xaa55",
-		                   hdr->boot_flag);
+		                 hdr->boot_flag);
 	if (hdr->version < BZ_MIN_VERSION)
-		return error_set(
-		    err, errlen,
-		    "bzImage boot protocol %u.%02u is older than 2.12 (no xloadflags, "
-		    "so no 64-bit entry)",
-		    hdr->version >> 8, hdr->version & 0xff);
+		return error_set(err, errlen,
+		                 "bzImage boot protocol %u.%02u is older than 2.12 (no xloadflags, "
+		                 "so no 64-bit entry)",
+		                 hdr->version >> 8, hdr->version & 0xff);
 	if (end < BZ_HDR_NEEDED_END)
 		return error_set(err, errlen,
-		                   "bzImage setup header ends at 0x%zx, before init_size (0x260) "
-		                   "which protocol 2.%02u promises",
-		                   end, hdr->version & 0xff);
+		                 "bzImage setup header ends at 0x%zx, before init_size (0x260) "
+		                 "which protocol 2.%02u promises",
+		                 end, hdr->version & 0xff);
 	if (!(hdr->loadflags & LOADED_HIGH))
 		return error_set(err, errlen, "zImage (LOADED_HIGH clear) is not supported");
 	if (!(hdr->xloadflags & XLF_KERNEL_64))
-		return error_set(err, errlen,
-		                   "bzImage has no 64-bit entry (XLF_KERNEL_64 clear)");
+		return error_set(err, errlen, "bzImage has no 64-bit entry (XLF_KERNEL_64 clear)");
 	return 0;
 }
 
@@ -119,29 +117,27 @@ int loader_load_bzimage(const struct guest_mem *mem, const uint8_t *image, size_
 		return -1;
 	if (protocol == BOOT_PROTOCOL_PVH)
 		return error_set(err, errlen,
-		                   "boot protocol PVH asked for, but a bzImage has no PVH entry");
+		                 "boot protocol PVH asked for, but a bzImage has no PVH entry");
 	setup_size = (uint64_t)((hdr.setup_sects ? hdr.setup_sects : BZ_DEFAULT_SETUP_SECTS) + 1) *
 	             BZ_SECTOR;
 	if (setup_size >= len)
-		return error_set(
-		    err, errlen,
-		    "bzImage has no protected-mode kernel after its %llu setup bytes "
-		    "(image is %zu bytes)",
-		    (unsigned long long)setup_size, len);
+		return error_set(err, errlen,
+		                 "bzImage has no protected-mode kernel after its %llu setup bytes "
+		                 "(image is %zu bytes)",
+		                 (unsigned long long)setup_size, len);
 	payload = len - setup_size;
 	if (payload <= BZ_ENTRY64_OFFSET)
 		return error_set(err, errlen,
-		                   "bzImage protected-mode kernel is %llu bytes, too short for the "
-		                   "64-bit entry at 0x200",
-		                   (unsigned long long)payload);
+		                 "bzImage protected-mode kernel is %llu bytes, too short for the "
+		                 "64-bit entry at 0x200",
+		                 (unsigned long long)payload);
 	/* init_size: memory the kernel needs from its start before it reads the memory map. */
 	size = hdr.init_size > payload ? hdr.init_size : payload;
 	if (bz_place(mem, &hdr, size, &load, err, errlen) < 0)
 		return -1;
 	if (guest_mem_write(mem, load, image + setup_size, payload) < 0)
-		return error_set(err, errlen,
-		                   "bzImage kernel at 0x%llx does not fit in guest RAM",
-		                   (unsigned long long)load);
+		return error_set(err, errlen, "bzImage kernel at 0x%llx does not fit in guest RAM",
+		                 (unsigned long long)load);
 	/* boot.rst: code32_start "defaults to the load address"; keep it truthful. */
 	hdr.code32_start = (uint32_t)load;
 	info->format = KERNEL_FORMAT_BZIMAGE;

@@ -31,33 +31,32 @@ static int elf_check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t 
 {
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
 		return error_set(err, errlen, "ELF class %u is not ELFCLASS64",
-		                   eh->e_ident[EI_CLASS]);
+		                 eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
 		return error_set(err, errlen, "ELF data encoding %u is not little endian",
-		                   eh->e_ident[EI_DATA]);
+		                 eh->e_ident[EI_DATA]);
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT)
 		return error_set(err, errlen, "ELF version %u is not EV_CURRENT",
-		                   eh->e_ident[EI_VERSION]);
+		                 eh->e_ident[EI_VERSION]);
 	if (eh->e_machine != EM_X86_64)
 		return error_set(err, errlen, "ELF machine %u is not x86-64 (%u)", eh->e_machine,
-		                   EM_X86_64);
+		                 EM_X86_64);
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
 		return error_set(err, errlen, "ELF type %u is not an executable", eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
 		return error_set(err, errlen, "ELF program header size %u is not %zu",
-		                   eh->e_phentsize, sizeof(Elf64_Phdr));
+		                 eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (eh->e_phnum == 0)
 		return error_set(err, errlen, "ELF has no program headers");
 	if (eh->e_phnum > LOADER_ELF_MAX_PHDRS)
 		return error_set(err, errlen, "ELF has %u program headers, wisp accepts %u",
-		                   eh->e_phnum, LOADER_ELF_MAX_PHDRS);
+		                 eh->e_phnum, LOADER_ELF_MAX_PHDRS);
 	/* phnum * phentsize is at most 128 * 56: no overflow; compare against what is left. */
 	if (eh->e_phoff > len || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
-		return error_set(
-		    err, errlen,
-		    "ELF program headers (offset 0x%llx, %u entries) run past the end "
-		    "of the image (%zu bytes)",
-		    (unsigned long long)eh->e_phoff, eh->e_phnum, len);
+		return error_set(err, errlen,
+		                 "ELF program headers (offset 0x%llx, %u entries) run past the end "
+		                 "of the image (%zu bytes)",
+		                 (unsigned long long)eh->e_phoff, eh->e_phnum, len);
 	return 0;
 }
 
@@ -92,11 +91,11 @@ static int elf_pvh_value(const uint8_t *desc, uint32_t descsz, struct elf_pvh_no
 		memcpy(&v64, desc, 8);
 	} else {
 		return error_set(err, errlen, "PVH note value is %u bytes, expected 4 or 8",
-		                   descsz);
+		                 descsz);
 	}
 	if (v64 > UINT32_MAX)
 		return error_set(err, errlen, "PVH entry 0x%llx is not a 32-bit address",
-		                   (unsigned long long)v64);
+		                 (unsigned long long)v64);
 	note->found = true;
 	note->entry = v64;
 	return 0;
@@ -126,9 +125,9 @@ static int elf_scan_notes(const uint8_t *image, uint64_t off, uint64_t size,
 		/* Each term is below 2^33, so the sum cannot wrap. */
 		if (12 + name_pad + desc_pad > left)
 			return error_set(err, errlen,
-			                   "ELF note at file offset 0x%llx runs past "
-			                   "its segment or section",
-			                   (unsigned long long)(off + (size - left)));
+			                 "ELF note at file offset 0x%llx runs past "
+			                 "its segment or section",
+			                 (unsigned long long)(off + (size - left)));
 		if (type == PVH_ELFNOTE_PHYS32_ENTRY && namesz == sizeof(PVH_ELFNOTE_NAME) &&
 		    memcmp(p + 12, PVH_ELFNOTE_NAME, sizeof(PVH_ELFNOTE_NAME)) == 0) {
 			if (elf_pvh_value(p + 12 + name_pad, descsz, note, err, errlen) < 0)
@@ -154,9 +153,9 @@ static int elf_find_pvh_note(const uint8_t *image, size_t len, const Elf64_Ehdr 
 			continue;
 		if (!elf_in_file(len, ph.p_offset, ph.p_filesz))
 			return error_set(err, errlen,
-			                   "ELF note segment %u runs past the end of "
-			                   "the image",
-			                   i);
+			                 "ELF note segment %u runs past the end of "
+			                 "the image",
+			                 i);
 		if (elf_scan_notes(image, ph.p_offset, ph.p_filesz, note, err, errlen) < 0)
 			return -1;
 	}
@@ -165,18 +164,18 @@ static int elf_find_pvh_note(const uint8_t *image, size_t len, const Elf64_Ehdr 
 	if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
 	    !elf_in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
 		return error_set(err, errlen,
-		                   "ELF section headers (offset 0x%llx, %u entries) "
-		                   "are malformed or run past the end of the image",
-		                   (unsigned long long)eh->e_shoff, eh->e_shnum);
+		                 "ELF section headers (offset 0x%llx, %u entries) "
+		                 "are malformed or run past the end of the image",
+		                 (unsigned long long)eh->e_shoff, eh->e_shnum);
 	for (unsigned i = 0; i < eh->e_shnum && !note->found; i++) {
 		memcpy(&sh, image + eh->e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
 		if (sh.sh_type != SHT_NOTE)
 			continue;
 		if (!elf_in_file(len, sh.sh_offset, sh.sh_size))
 			return error_set(err, errlen,
-			                   "ELF note section %u runs past the end of "
-			                   "the image",
-			                   i);
+			                 "ELF note section %u runs past the end of "
+			                 "the image",
+			                 i);
 		if (elf_scan_notes(image, sh.sh_offset, sh.sh_size, note, err, errlen) < 0)
 			return -1;
 	}
@@ -193,22 +192,22 @@ static int elf_check_segment(const struct guest_mem *mem, enum boot_entry_mode m
 
 	if (ph->p_filesz > ph->p_memsz)
 		return error_set(err, errlen,
-		                   "ELF segment %u: p_filesz 0x%llx exceeds p_memsz "
-		                   "0x%llx",
-		                   i, (unsigned long long)ph->p_filesz,
-		                   (unsigned long long)ph->p_memsz);
+		                 "ELF segment %u: p_filesz 0x%llx exceeds p_memsz "
+		                 "0x%llx",
+		                 i, (unsigned long long)ph->p_filesz,
+		                 (unsigned long long)ph->p_memsz);
 	if (!elf_in_file(len, ph->p_offset, ph->p_filesz))
 		return error_set(err, errlen,
-		                   "ELF segment %u: file bytes 0x%llx+0x%llx run past "
-		                   "the end of the image (%zu bytes)",
-		                   i, (unsigned long long)ph->p_offset,
-		                   (unsigned long long)ph->p_filesz, len);
+		                 "ELF segment %u: file bytes 0x%llx+0x%llx run past "
+		                 "the end of the image (%zu bytes)",
+		                 i, (unsigned long long)ph->p_offset,
+		                 (unsigned long long)ph->p_filesz, len);
 	if (ph->p_memsz > UINT64_MAX - ph->p_paddr)
 		return error_set(err, errlen,
-		                   "ELF segment %u: address 0x%llx + size 0x%llx "
-		                   "overflows",
-		                   i, (unsigned long long)ph->p_paddr,
-		                   (unsigned long long)ph->p_memsz);
+		                 "ELF segment %u: address 0x%llx + size 0x%llx "
+		                 "overflows",
+		                 i, (unsigned long long)ph->p_paddr,
+		                 (unsigned long long)ph->p_memsz);
 	snprintf(what, sizeof(what), "ELF segment %u", i);
 	if (loader_check_kernel_range(mem, mode, ph->p_paddr, ph->p_paddr + ph->p_memsz, what, err,
 	                              errlen) < 0)
@@ -256,9 +255,9 @@ static int elf_check_segments(const struct guest_mem *mem, enum boot_entry_mode 
 		return error_set(err, errlen, "ELF has no loadable (PT_LOAD) segment");
 	if (!entry_ok)
 		return error_set(err, errlen,
-		                   "ELF entry point 0x%llx is outside every loaded "
-		                   "segment",
-		                   (unsigned long long)entry);
+		                 "ELF entry point 0x%llx is outside every loaded "
+		                 "segment",
+		                 (unsigned long long)entry);
 	return 0;
 }
 
@@ -276,7 +275,7 @@ static int elf_copy_segments(const struct guest_mem *mem, const uint8_t *image,
 		bss = guest_mem_ptr(mem, ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz);
 		if (guest_mem_write(mem, ph.p_paddr, image + ph.p_offset, ph.p_filesz) < 0 || !bss)
 			return error_set(err, errlen, "ELF segment %u does not fit in guest RAM",
-			                   i);
+			                 i);
 		memset(bss, 0, ph.p_memsz - ph.p_filesz);
 	}
 	return 0;
@@ -291,8 +290,8 @@ int loader_load_elf(const struct guest_mem *mem, const uint8_t *image, size_t le
 
 	if (len < sizeof(eh))
 		return error_set(err, errlen,
-		                   "ELF image truncated: %zu bytes, the header needs %zu", len,
-		                   sizeof(eh));
+		                 "ELF image truncated: %zu bytes, the header needs %zu", len,
+		                 sizeof(eh));
 	memcpy(&eh, image, sizeof(eh));
 	if (elf_check_header(&eh, len, err, errlen) < 0)
 		return -1;
@@ -300,8 +299,8 @@ int loader_load_elf(const struct guest_mem *mem, const uint8_t *image, size_t le
 		return -1;
 	if (protocol == BOOT_PROTOCOL_PVH && !note.found)
 		return error_set(err, errlen,
-		                   "boot protocol PVH asked for, but the ELF has no PVH "
-		                   "note (Xen, XEN_ELFNOTE_PHYS32_ENTRY)");
+		                 "boot protocol PVH asked for, but the ELF has no PVH "
+		                 "note (Xen, XEN_ELFNOTE_PHYS32_ENTRY)");
 	/* AUTO prefers PVH when the kernel offers it, as Firecracker and QEMU do. */
 	info->mode =
 	    (note.found && protocol != BOOT_PROTOCOL_LINUX) ? BOOT_ENTRY_PVH32 : BOOT_ENTRY_LINUX64;

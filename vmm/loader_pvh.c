@@ -40,11 +40,11 @@ int loader_pvh_write_start_info(const struct guest_mem *mem, uint64_t cmdline_gp
 		start.modlist_paddr = LAYOUT_PVH_MODLIST;
 		if (guest_mem_write(mem, LAYOUT_PVH_MODLIST, &mod, sizeof(mod)) < 0)
 			return error_set(err, errlen,
-			                   "guest RAM too small for the PVH module list");
+			                 "guest RAM too small for the PVH module list");
 	}
 	if (guest_mem_write(mem, LAYOUT_PVH_INFO, &start, sizeof(start)) < 0 ||
 	    guest_mem_write(mem, start.memmap_paddr, memmap, n * sizeof(memmap[0])) < 0)
 		return error_set(err, errlen, "guest RAM too small for hvm_start_info at 0x%llx",
-		                   (unsigned long long)LAYOUT_PVH_INFO);
+		                 (unsigned long long)LAYOUT_PVH_INFO);
 	return 0;
 }

@@ -57,8 +57,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		n = snprintf(buf, sizeof(buf), "wisp: [%.3f ms] %s: ",
-			     (double)(ts.tv_sec * 1000000000LL + ts.tv_nsec - log_start_ns) / 1e6,
-			     level_names[level]);
+		             (double)(ts.tv_sec * 1000000000LL + ts.tv_nsec - log_start_ns) / 1e6,
+		             level_names[level]);
 	} else {
 		n = snprintf(buf, sizeof(buf), "wisp: %s: ", level_names[level]);
 	}

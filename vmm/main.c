@@ -77,7 +77,8 @@ static int apply_logging(const struct cli_options *opts)
 			if (!strcasecmp(opts->level, levels[i]))
 				break;
 		if (i == 4) {
-			log_error("--level: '%s' is not Error, Warning, Info or Debug", opts->level);
+			log_error("--level: '%s' is not Error, Warning, Info or Debug",
+			          opts->level);
 			return -1;
 		}
 		log_set_level((enum log_level)i);
@@ -141,7 +142,8 @@ out_api:
 	if (api_path)
 		api_server_stop();
 	if (vmm.vm) {
-		/* Makes sure every vCPU leaves KVM_RUN, then joins and frees; flushes the console. */
+		/* Makes sure every vCPU leaves KVM_RUN, then joins and frees; flushes the console.
+		 */
 		vm_request_stop(vmm.vm, code);
 		code = atomic_load(&vmm.vm->exit_code);
 		vm_destroy(vmm.vm);

@@ -13,18 +13,19 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MP_SPEC_REV_1_4      4
-#define MP_LAPIC_VERSION     0x14  /* integrated xAPIC */
-#define MP_IOAPIC_VERSION    0x11  /* the version KVM's in-kernel IOAPIC reports */
-#define MP_CPU_SIGNATURE     0x600 /* family 6, model 0, stepping 0: informational */
-#define MP_CPU_FEATURES      0x201 /* CPUID.1:EDX FPU (bit 0) and APIC (bit 9) */
-#define MP_CPU_ENABLED       0x01
-#define MP_CPU_BSP           0x02
-#define MP_IOAPIC_ENABLED    0x01
-#define MP_ISA_BUS_ID        0
-#define MP_LAPIC_ALL         0xff /* destination "all local APICs" */
-#define MP_FLAGS_BUS_CONFORM 0 /* polarity and trigger mode as the bus defines (ISA: edge, high)   \
-	                        */
+#define MP_SPEC_REV_1_4   4
+#define MP_LAPIC_VERSION  0x14  /* integrated xAPIC */
+#define MP_IOAPIC_VERSION 0x11  /* the version KVM's in-kernel IOAPIC reports */
+#define MP_CPU_SIGNATURE  0x600 /* family 6, model 0, stepping 0: informational */
+#define MP_CPU_FEATURES   0x201 /* CPUID.1:EDX FPU (bit 0) and APIC (bit 9) */
+#define MP_CPU_ENABLED    0x01
+#define MP_CPU_BSP        0x02
+#define MP_IOAPIC_ENABLED 0x01
+#define MP_ISA_BUS_ID     0
+#define MP_LAPIC_ALL      0xff /* destination "all local APICs" */
+#define MP_FLAGS_BUS_CONFORM                                                                       \
+	0 /* polarity and trigger mode as the bus defines (ISA: edge, high)                        \
+	   */
 
 enum mp_entry_type {
 	MP_ENTRY_PROCESSOR = 0,
@@ -201,10 +202,10 @@ int mptable_write(const struct guest_mem *mem, unsigned nvcpus, char *err, size_
 		return error_set(err, errlen, "MP table needs at least one vCPU");
 	if (mptable_size(nvcpus) > sizeof(buf))
 		return error_set(err, errlen,
-		                   "MP table for %u vCPUs is %zu bytes, more than the %zu below "
-		                   "0x%llx",
-		                   nvcpus, mptable_size(nvcpus), sizeof(buf),
-		                   (unsigned long long)LAYOUT_EBDA_END);
+		                 "MP table for %u vCPUs is %zu bytes, more than the %zu below "
+		                 "0x%llx",
+		                 nvcpus, mptable_size(nvcpus), sizeof(buf),
+		                 (unsigned long long)LAYOUT_EBDA_END);
 	memset(buf, 0, sizeof(buf));
 	hdr.entry_count = mptable_entries(buf, &pos, nvcpus);
 	hdr.base_length = (uint16_t)(pos - cfg_off);
@@ -224,6 +225,6 @@ int mptable_write(const struct guest_mem *mem, unsigned nvcpus, char *err, size_
 
 	if (guest_mem_write(mem, LAYOUT_MPTABLE, buf, pos) < 0)
 		return error_set(err, errlen, "guest RAM too small for the MP table at 0x%llx",
-		                   (unsigned long long)LAYOUT_MPTABLE);
+		                 (unsigned long long)LAYOUT_MPTABLE);
 	return 0;
 }

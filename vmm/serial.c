@@ -51,7 +51,7 @@ struct serial {
 	struct vm *vm;
 	int kick_fd;
 	bool input_paused;
-	bool input_is_file; /* regular file: not pollable, read whenever there is room */
+	bool input_is_file;     /* regular file: not pollable, read whenever there is room */
 	unsigned long overruns; /* THR writes while the output buffer was full */
 };
 
@@ -85,7 +85,7 @@ static bool loopback(const struct serial *s)
 static void serial_update_irq(struct serial *s)
 {
 	bool pending = ((s->ier & UART_IER_RDI) && ring_used(&s->in)) ||
-		       ((s->ier & UART_IER_THRI) && s->thre_pending);
+	               ((s->ier & UART_IER_THRI) && s->thre_pending);
 	/* On a PC the UART's interrupt reaches the PIC only through OUT2. */
 	int level = pending && (s->mcr & UART_MCR_OUT2) && !loopback(s);
 
@@ -282,7 +282,7 @@ size_t serial_take_output(struct serial *s, uint8_t *buf, size_t len)
 }
 
 struct serial *serial_new(void (*irq)(void *opaque, int level), void (*kick)(void *opaque),
-			  void *opaque)
+                          void *opaque)
 {
 	struct serial *s = calloc(1, sizeof(*s));
 
@@ -442,7 +442,8 @@ static int serial_create(struct vm *vm)
 	if (s->kick_fd < 0 || evloop_add(vm->loop, s->kick_fd, EPOLLIN, serial_on_kick, s) < 0)
 		goto fail;
 	if (console_input_fd() >= 0) {
-		int rc = evloop_add(vm->loop, console_input_fd(), EPOLLIN, serial_on_console_input, s);
+		int rc =
+		    evloop_add(vm->loop, console_input_fd(), EPOLLIN, serial_on_console_input, s);
 
 		if (rc == -EPERM) {
 			/* A regular file (or /dev/null): feed it as the guest drains the queue. */

@@ -19,7 +19,7 @@ struct vm;
 /* The register logic, usable without a VM (unit tests). irq(opaque, level) drives IRQ 4;
  * kick(opaque) tells the event loop there is output to flush. */
 struct serial *serial_new(void (*irq)(void *opaque, int level), void (*kick)(void *opaque),
-			  void *opaque);
+                          void *opaque);
 void serial_free(struct serial *s);
 void serial_reg_read(struct serial *s, unsigned offset, uint8_t *value);
 void serial_reg_write(struct serial *s, unsigned offset, uint8_t value);

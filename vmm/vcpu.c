@@ -25,11 +25,11 @@
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 1)
 
 /* LAPIC register offsets and LVT delivery modes (Intel SDM vol. 3A, 10.5.1). */
-#define APIC_LVT_LINT0	      0x350
-#define APIC_LVT_LINT1	      0x360
-#define APIC_MODE_MASK	      0x700
-#define APIC_MODE_NMI	      0x400
-#define APIC_MODE_EXTINT      0x700
+#define APIC_LVT_LINT0   0x350
+#define APIC_LVT_LINT1   0x360
+#define APIC_MODE_MASK   0x700
+#define APIC_MODE_NMI    0x400
+#define APIC_MODE_EXTINT 0x700
 
 static void vcpu_kick_handler(int sig)
 {
@@ -75,7 +75,7 @@ static int vcpu_set_msrs(struct vcpu *vcpu)
 static int vcpu_set_fpu(struct vcpu *vcpu)
 {
 	struct kvm_fpu fpu = {
-	    .fcw = 0x37f,     /* x87 default control word: all exceptions masked */
+	    .fcw = 0x37f,    /* x87 default control word: all exceptions masked */
 	    .mxcsr = 0x1f80, /* SSE default: all exceptions masked, round to nearest */
 	};
 
@@ -129,7 +129,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index)
 		goto fail;
 	}
 	vcpu->run = mmap(NULL, (size_t)vm->host->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 vcpu->fd, 0);
+	                 vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED) {
 		vcpu->run = NULL;
 		step = "mmap of kvm_run";
@@ -241,7 +241,7 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_SHUTDOWN:
 		/* Triple fault or shutdown: a guest's way to stop, exit code 0. */
 		log_info("vcpu %u: guest shutdown (triple fault) at rip 0x%llx", vcpu->index,
-			 (unsigned long long)vcpu_rip(vcpu));
+		         (unsigned long long)vcpu_rip(vcpu));
 		vm_request_stop(vcpu->vm, 0);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
@@ -250,18 +250,18 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		log_error("vcpu %u: KVM internal error (suberror %u) at rip 0x%llx%s", vcpu->index,
-			  run->internal.suberror, (unsigned long long)vcpu_rip(vcpu),
-			  vcpu->vm->host->pvm ? " (PVM emulates guest kernel code; an instruction "
-						"it lacks stops here)"
-					      : "");
+		          run->internal.suberror, (unsigned long long)vcpu_rip(vcpu),
+		          vcpu->vm->host->pvm ? " (PVM emulates guest kernel code; an instruction "
+		                                "it lacks stops here)"
+		                              : "");
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		log_error("vcpu %u: VM entry failed, hardware reason 0x%llx", vcpu->index,
-			  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		          (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
 	default:
 		log_error("vcpu %u: unexpected exit reason %u at rip 0x%llx", vcpu->index,
-			  run->exit_reason, (unsigned long long)vcpu_rip(vcpu));
+		          run->exit_reason, (unsigned long long)vcpu_rip(vcpu));
 		break;
 	}
 	vm_request_stop(vcpu->vm, 1);

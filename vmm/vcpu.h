@@ -25,7 +25,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	atomic_bool parked; /* paused and waiting in vcpu_park() */
-	uint64_t exits; /* KVM_RUN returns, for metrics */
+	uint64_t exits;     /* KVM_RUN returns, for metrics */
 };
 
 /* Creates vCPU index of vm: fd, kvm_run mapping, normalised CPUID, boot MSRs, FPU, LAPIC LINT0

@@ -90,7 +90,7 @@ int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign)
 }
 
 static int vm_ioeventfd_flags(struct vm *vm, int fd, uint64_t addr, unsigned len,
-			      uint64_t datamatch, uint32_t flags, bool assign)
+                              uint64_t datamatch, uint32_t flags, bool assign)
 {
 	struct kvm_ioeventfd io = {
 	    .datamatch = datamatch,
@@ -108,11 +108,11 @@ int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, unsigned len, bool assign
 	return vm_ioeventfd_flags(vm, fd, addr, len, 0, 0, assign);
 }
 
-int vm_ioeventfd_datamatch(struct vm *vm, int fd, uint64_t addr, unsigned len,
-			   uint64_t datamatch, bool assign)
+int vm_ioeventfd_datamatch(struct vm *vm, int fd, uint64_t addr, unsigned len, uint64_t datamatch,
+                           bool assign)
 {
 	return vm_ioeventfd_flags(vm, fd, addr, len, datamatch, KVM_IOEVENTFD_FLAG_DATAMATCH,
-				  assign);
+	                          assign);
 }
 
 void vm_request_stop(struct vm *vm, int code)
@@ -178,9 +178,10 @@ static int vm_set_memory(struct vm *vm)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-			log_error("KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at 0x%llx) failed: %s",
-				  i, (unsigned long long)(s->size >> 20),
-				  (unsigned long long)s->gpa, strerror(errno));
+			log_error(
+			    "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at 0x%llx) failed: %s",
+			    i, (unsigned long long)(s->size >> 20), (unsigned long long)s->gpa,
+			    strerror(errno));
 			return -1;
 		}
 	}
@@ -280,7 +281,7 @@ static int vm_load_guest(struct vm *vm)
 	if (map_file("kernel", cfg->kernel_image_path, &kernel, &kernel_len) < 0)
 		return -1;
 	if (loader_load_kernel(&vm->mem, kernel, kernel_len, cfg->boot_protocol, &info, err,
-			       sizeof(err)) < 0) {
+	                       sizeof(err)) < 0) {
 		log_error("kernel %s: %s", cfg->kernel_image_path, err);
 		goto out;
 	}
@@ -288,7 +289,7 @@ static int vm_load_guest(struct vm *vm)
 		if (map_file("initrd", cfg->initrd_path, &initrd, &initrd_len) < 0)
 			goto out;
 		if (loader_load_initrd(&vm->mem, &info, initrd, initrd_len, &initrd_gpa, err,
-				       sizeof(err)) < 0) {
+		                       sizeof(err)) < 0) {
 			log_error("initrd %s: %s", cfg->initrd_path, err);
 			goto out;
 		}
@@ -304,7 +305,7 @@ static int vm_load_guest(struct vm *vm)
 		goto out;
 	}
 	if (loader_write_boot_info(&vm->mem, &info, cmdline, initrd_gpa, initrd_len, err,
-				   sizeof(err)) < 0) {
+	                           sizeof(err)) < 0) {
 		log_error("kernel command line/boot info: %s", err);
 		goto out;
 	}
@@ -327,7 +328,7 @@ out:
 }
 
 struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host,
-		     struct evloop *loop)
+                     struct evloop *loop)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int rc;
@@ -353,7 +354,7 @@ struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host
 	rc = guest_mem_init(&vm->mem, config->mem_size_mib << 20);
 	if (rc < 0) {
 		log_error("guest memory (%llu MiB): %s", (unsigned long long)config->mem_size_mib,
-			  strerror(-rc));
+		          strerror(-rc));
 		goto fail;
 	}
 	/* Order matters for start-up time: memory slots first, then the irqchip (see

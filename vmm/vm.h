@@ -22,7 +22,7 @@ struct evloop;
 struct kvm_host;
 struct vcpu;
 
-#define VM_MAX_DEVICES 48
+#define VM_MAX_DEVICES       48
 #define VM_CMDLINE_EXTRA_MAX 2048
 
 enum vm_thread_role { VM_THREAD_VCPU };
@@ -65,7 +65,7 @@ struct vm {
  * information. Nothing runs yet. NULL with one message on failure (all undone). Event-loop
  * thread. */
 struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host,
-		     struct evloop *loop);
+                     struct evloop *loop);
 /* Starts every vCPU thread. 0, or -1 (the VM is stopped again). */
 int vm_start(struct vm *vm);
 /* Joins the vCPU threads (after vm_request_stop) and frees everything. */
@@ -87,8 +87,8 @@ int vm_ioeventfd(struct vm *vm, int fd, uint64_t addr, unsigned len, bool assign
 /* Same, but fd is signalled only when the written value equals datamatch
  * (KVM_IOEVENTFD_FLAG_DATAMATCH): virtio-mmio has one QueueNotify register for all queues and
  * gives each queue its own eventfd by matching the queue index. 0, or < 0 on failure. */
-int vm_ioeventfd_datamatch(struct vm *vm, int fd, uint64_t addr, unsigned len,
-			   uint64_t datamatch, bool assign);
+int vm_ioeventfd_datamatch(struct vm *vm, int fd, uint64_t addr, unsigned len, uint64_t datamatch,
+                           bool assign);
 
 /* Stops the VM: records code (first caller wins), kicks every vCPU out of KVM_RUN and stops the
  * event loop. Safe from any thread, including vCPU threads (guest reset/shutdown). */

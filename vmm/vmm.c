@@ -42,12 +42,14 @@ static int vmm_check_host(const struct vm_config *cfg, char *err, size_t errlen)
 	uint64_t host_mib = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page >> 20 : 0;
 
 	if (host_mib && cfg->mem_size_mib > host_mib)
-		return error_set(err, errlen,
-			    "machine-config.mem_size_mib: %llu MiB is more than the host's %llu MiB",
-			    (unsigned long long)cfg->mem_size_mib, (unsigned long long)host_mib);
+		return error_set(
+		    err, errlen,
+		    "machine-config.mem_size_mib: %llu MiB is more than the host's %llu MiB",
+		    (unsigned long long)cfg->mem_size_mib, (unsigned long long)host_mib);
 	if (kvm_host.max_vcpus > 0 && cfg->vcpu_count > (unsigned)kvm_host.max_vcpus)
-		return error_set(err, errlen, "machine-config.vcpu_count: %u is more than KVM allows (%d)",
-			    cfg->vcpu_count, kvm_host.max_vcpus);
+		return error_set(err, errlen,
+		                 "machine-config.vcpu_count: %u is more than KVM allows (%d)",
+		                 cfg->vcpu_count, kvm_host.max_vcpus);
 	if (!cfg->kernel_image_path)
 		return error_set(err, errlen, "boot-source: no kernel_image_path configured");
 	return 0;
@@ -67,8 +69,9 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 		return -1;
 	if (kvm_host.pvm && !pvm_warned) {
 		pvm_warned = true;
-		log_warn("/dev/kvm is PVM (kvm_pvm): guest kernel code of a non-PVM kernel is "
-			 "emulated and runs about 1000x slower; PVM-enabled guests run at full speed");
+		log_warn(
+		    "/dev/kvm is PVM (kvm_pvm): guest kernel code of a non-PVM kernel is "
+		    "emulated and runs about 1000x slower; PVM-enabled guests run at full speed");
 	}
 	log_debug("building the microVM");
 	vmm->vm = vm_create(&vmm->config, &kvm_host, vmm->loop);
@@ -125,7 +128,7 @@ int vmm_send_ctrl_alt_del(struct vmm *vmm, char *err, size_t errlen)
 }
 
 int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
-		     const struct rate_limiter_config *limiter, char *err, size_t errlen)
+                     const struct rate_limiter_config *limiter, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return error_set(err, errlen, "the microVM is not running");
@@ -133,7 +136,7 @@ int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
 }
 
 int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limiter_config *rx,
-		   const struct rate_limiter_config *tx, char *err, size_t errlen)
+                   const struct rate_limiter_config *tx, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return error_set(err, errlen, "the microVM is not running");

@@ -40,9 +40,9 @@ int vmm_send_ctrl_alt_del(struct vmm *vmm, char *err, size_t errlen);
 /* After boot: swap a drive's backing file (path may be NULL) and/or its rate limiter (NULL
  * keeps it). */
 int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
-		     const struct rate_limiter_config *limiter, char *err, size_t errlen);
+                     const struct rate_limiter_config *limiter, char *err, size_t errlen);
 /* After boot: replace a NIC's rate limiters (NULL keeps one). */
 int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limiter_config *rx,
-		   const struct rate_limiter_config *tx, char *err, size_t errlen);
+                   const struct rate_limiter_config *tx, char *err, size_t errlen);
 
 #endif

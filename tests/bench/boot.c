@@ -91,8 +91,8 @@ struct child {
 	int pidfd;
 	int outfd;
 	uint64_t t0;
-	uint64_t t_seen;  /* when the expected string first appeared in the output, or 0 */
-	off_t seen_upto;  /* output size at the last look */
+	uint64_t t_seen; /* when the expected string first appeared in the output, or 0 */
+	off_t seen_upto; /* output size at the last look */
 };
 
 /* One finished run. */
@@ -100,7 +100,7 @@ struct result {
 	int ok;
 	double ms;
 	double seen_ms; /* start -> expected string in the output (the guest's last word) */
-	double cpu_ms; /* the child's user + system time */
+	double cpu_ms;  /* the child's user + system time */
 	long maxrss_kib;
 };
 
@@ -247,8 +247,8 @@ static void child_watch_output(const struct options *opts, struct child *c)
 	if (!opts->expect || c->t_seen || fstat(c->outfd, &st) < 0 || st.st_size == c->seen_upto)
 		return;
 	c->seen_upto = st.st_size;
-	len = pread(c->outfd, out, (size_t)st.st_size < sizeof(out) ? (size_t)st.st_size : sizeof(out),
-		    0);
+	len = pread(c->outfd, out,
+	            (size_t)st.st_size < sizeof(out) ? (size_t)st.st_size : sizeof(out), 0);
 	if (len > 0 && memmem(out, (size_t)len, opts->expect, strlen(opts->expect)))
 		c->t_seen = now_ns();
 }
@@ -414,8 +414,8 @@ static int bench_sequential(const struct options *opts)
 		       median(ms, ok), percentile(ms, ok, 10), percentile(ms, ok, 90), ms[0],
 		       median(cpu, ok));
 	if (ok && !opts->socket)
-		printf(" stop_ms=%.2f stop_p90_ms=%.2f rss_kib=%ld self_rss_kib=%ld", median(seen, ok),
-		       percentile(seen, ok, 90), rss[ok / 2], self_maxrss_kib());
+		printf(" stop_ms=%.2f stop_p90_ms=%.2f rss_kib=%ld self_rss_kib=%ld",
+		       median(seen, ok), percentile(seen, ok, 90), rss[ok / 2], self_maxrss_kib());
 	printf("\n");
 	rc = ok == opts->runs ? 0 : 1;
 out:

@@ -23,10 +23,10 @@ struct unit_test {
 
 #define UNIT_TEST(tname)                                                                           \
 	static void unit_fn_##tname(bool *unit_failed);                                            \
-	static const struct unit_test unit_desc_##tname = {#tname, unit_fn_##tname};              \
-	static const struct unit_test *const unit_ptr_##tname                                     \
-	    __attribute__((used, section("wisp_unit_tests"), aligned(sizeof(void *)))) =          \
-		&unit_desc_##tname;                                                                \
+	static const struct unit_test unit_desc_##tname = {#tname, unit_fn_##tname};               \
+	static const struct unit_test *const unit_ptr_##tname                                      \
+	    __attribute__((used, section("wisp_unit_tests"), aligned(sizeof(void *)))) =           \
+	        &unit_desc_##tname;                                                                \
 	static void unit_fn_##tname(bool *unit_failed)
 
 #define UNIT_FAIL(...)                                                                             \
@@ -48,16 +48,16 @@ struct unit_test {
 	do {                                                                                       \
 		uint64_t unit_a = (uint64_t)(a), unit_b = (uint64_t)(b);                           \
 		if (unit_a != unit_b)                                                              \
-			UNIT_FAIL("CHECK_EQ(%s, %s): 0x%" PRIx64 " != 0x%" PRIx64, #a, #b, unit_a,  \
-				  unit_b);                                                         \
+			UNIT_FAIL("CHECK_EQ(%s, %s): 0x%" PRIx64 " != 0x%" PRIx64, #a, #b, unit_a, \
+			          unit_b);                                                         \
 	} while (0)
 
 #define CHECK_STR_EQ(a, b)                                                                         \
 	do {                                                                                       \
 		const char *unit_a = (a), *unit_b = (b);                                           \
 		if (!unit_a || !unit_b || strcmp(unit_a, unit_b) != 0)                             \
-			UNIT_FAIL("CHECK_STR_EQ(%s, %s): \"%s\" != \"%s\"", #a, #b,                 \
-				  unit_a ? unit_a : "(null)", unit_b ? unit_b : "(null)");         \
+			UNIT_FAIL("CHECK_STR_EQ(%s, %s): \"%s\" != \"%s\"", #a, #b,                \
+			          unit_a ? unit_a : "(null)", unit_b ? unit_b : "(null)");         \
 	} while (0)
 
 /* err buffers: the message must mention needle. */
@@ -65,8 +65,8 @@ struct unit_test {
 	do {                                                                                       \
 		const char *unit_h = (haystack);                                                   \
 		if (!unit_h || !strstr(unit_h, (needle)))                                          \
-			UNIT_FAIL("\"%s\" does not contain \"%s\"", unit_h ? unit_h : "(null)",     \
-				  (needle));                                                       \
+			UNIT_FAIL("\"%s\" does not contain \"%s\"", unit_h ? unit_h : "(null)",    \
+			          (needle));                                                       \
 	} while (0)
 
 #endif
