@@ -109,7 +109,7 @@ fuzz:
 	tests/fuzz/run.sh
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^tests/guest/')
+	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build build-asan

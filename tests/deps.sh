@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config libc6-dev linux-libc-dev # compiler, uapi headers (<linux/virtio_*.h>, kvm.h)
+	clang-format git                              # the style check in make test
 	liburing-dev libseccomp-dev libjansson-dev    # io_uring, seccomp filters, JSON
 	node-llhttp                                   # HTTP parser, C sources in /usr/share/llhttp
 	bats curl iproute2 iputils-ping python3 procps # end-to-end tests (curl --unix-socket, netns, tap, ping)

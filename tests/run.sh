@@ -36,6 +36,21 @@ count_tap() { # name logfile
 	fi
 }
 
+# The code style is part of the tests: every C file as .clang-format says (`make format`).
+echo "== clang-format"
+if command -v clang-format >/dev/null; then
+	unformatted=$(for f in $(git ls-files '*.c' '*.h' 2>/dev/null); do
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
+	done)
+	if [ -z "$unformatted" ]; then
+		echo "all C files formatted"
+		record "clang-format" 0
+	else
+		echo "not formatted (run make format): $unformatted"
+		record "clang-format: $unformatted" 1
+	fi
+fi
+
 for build in build build-asan; do
 	echo "== unit tests ($build)"
 	log=$log_dir/unit-$build.log

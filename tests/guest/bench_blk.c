@@ -25,17 +25,17 @@
  */
 #include "virtio.h"
 
-#define BENCH_RAND_QD   32
-#define BENCH_RAND_BS   4096
-#define BENCH_SEQ_QD    8
-#define BENCH_SEQ_BS    (1024 * 1024)
-#define BENCH_SLOTS     32	/* max(RAND_QD, SEQ_QD) */
-#define BENCH_STRIDE    8	/* descriptors per slot: header, up to 6 data segments, status */
-#define BENCH_QUEUE     (BENCH_SLOTS * BENCH_STRIDE)
-#define BENCH_BUF_ADDR  0x1000000ULL	/* 16 MiB; BENCH_SEQ_QD MiB of buffers from here */
-#define BENCH_BUF_SIZE  (BENCH_SEQ_QD * BENCH_SEQ_BS)
+#define BENCH_RAND_QD  32
+#define BENCH_RAND_BS  4096
+#define BENCH_SEQ_QD   8
+#define BENCH_SEQ_BS   (1024 * 1024)
+#define BENCH_SLOTS    32 /* max(RAND_QD, SEQ_QD) */
+#define BENCH_STRIDE   8  /* descriptors per slot: header, up to 6 data segments, status */
+#define BENCH_QUEUE    (BENCH_SLOTS * BENCH_STRIDE)
+#define BENCH_BUF_ADDR 0x1000000ULL /* 16 MiB; BENCH_SEQ_QD MiB of buffers from here */
+#define BENCH_BUF_SIZE (BENCH_SEQ_QD * BENCH_SEQ_BS)
 
-#define VIRTIO_BLK_CFG_SIZE_MAX 8	/* config offsets (virtio 1.x, 5.2.4) */
+#define VIRTIO_BLK_CFG_SIZE_MAX 8 /* config offsets (virtio 1.x, 5.2.4) */
 #define VIRTIO_BLK_CFG_SEG_MAX  12
 
 struct bench_slot {
@@ -45,24 +45,24 @@ struct bench_slot {
 
 /* One phase's parameters (set at CPL0) and results (written at CPL3). */
 struct bench_run {
-	u32 qd, bs, segs;	/* requests in flight, bytes per request, data descriptors each */
+	u32 qd, bs, segs; /* requests in flight, bytes per request, data descriptors each */
 	bool random;
-	u64 ms;			/* how long to keep submitting */
-	u64 ops, tsc;		/* completed requests; TSC ticks first submit -> last completion */
-	u32 bad_status, bad_id;	/* the first failure, for the message */
+	u64 ms;                 /* how long to keep submitting */
+	u64 ops, tsc;           /* completed requests; TSC ticks first submit -> last completion */
+	u32 bad_status, bad_id; /* the first failure, for the message */
 	long err;
 };
 
-#define BENCH_ERR_STATUS  -1
-#define BENCH_ERR_ID      -2
-#define BENCH_ERR_STALL   -3
+#define BENCH_ERR_STATUS -1
+#define BENCH_ERR_ID     -2
+#define BENCH_ERR_STALL  -3
 
 static struct virtio_dev devs[VIRTIO_MAX_DEVS] __noinit;
 static struct virtq q;
 static struct bench_slot slots[BENCH_SLOTS] __noinit;
-static u64 capacity;	/* sectors */
+static u64 capacity; /* sectors */
 static u64 timeout_ms;
-static u32 size_max;	/* bytes per data segment, 0 = no limit */
+static u32 size_max; /* bytes per data segment, 0 = no limit */
 static u64 next_sector, rng = 0x9e3779b97f4a7c15ULL;
 
 /* xorshift64: cheap and good enough to scatter offsets. */
@@ -93,8 +93,9 @@ static void bench_submit(struct bench_run *r, u32 s)
 	slots[s].hdr.sector = sector;
 	slots[s].status = 0xff;
 	for (i = 0; i < r->segs; i++)
-		d[1 + i] = (struct virtq_desc){buf + i * seg_len, seg_len,
-					       VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, head + 2 + i};
+		d[1 + i] =
+		    (struct virtq_desc){buf + i * seg_len, seg_len,
+		                        VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, head + 2 + i};
 	d[0].next = head + 1; /* header and status descriptors: bench_prepare() */
 	virtq_push(&q, head);
 }
@@ -166,8 +167,9 @@ static void bench_prepare(struct bench_run *r)
 
 		slots[s].hdr = (struct virtio_blk_req_hdr){.type = VIRTIO_BLK_T_IN};
 		d[0] = (struct virtq_desc){(u64)&slots[s].hdr, sizeof(slots[s].hdr),
-					   VIRTQ_DESC_F_NEXT, 0};
-		d[1 + r->segs] = (struct virtq_desc){(u64)&slots[s].status, 1, VIRTQ_DESC_F_WRITE, 0};
+		                           VIRTQ_DESC_F_NEXT, 0};
+		d[1 + r->segs] =
+		    (struct virtq_desc){(u64)&slots[s].status, 1, VIRTQ_DESC_F_WRITE, 0};
 	}
 	next_sector = 0;
 }
@@ -182,7 +184,7 @@ static void bench_run(struct bench_run *r)
 		test_fail("%s: requests still pending after %lu ms", what, timeout_ms);
 	if (r->err == BENCH_ERR_ID)
 		test_fail("%s: used ring returned descriptor %u, not a request head", what,
-			  r->bad_id);
+		          r->bad_id);
 	if (r->err == BENCH_ERR_STATUS)
 		test_fail("%s: status %u", what, r->bad_status);
 	if (r->ops == 0 || r->tsc == 0)
@@ -199,10 +201,11 @@ static void bench_check_ram(u64 addr, u64 size)
 	if (n < 0)
 		test_fail("%s", why);
 	for (i = 0; i < n; i++)
-		if (map[i].type == 1 && map[i].addr <= addr && addr + size <= map[i].addr + map[i].size)
+		if (map[i].type == 1 && map[i].addr <= addr &&
+		    addr + size <= map[i].addr + map[i].size)
 			return;
 	test_fail("no RAM for the buffers at %#lx-%#lx (give the VM more memory)", addr,
-		  addr + size - 1);
+	          addr + size - 1);
 }
 
 /* Bytes per sequential request and their data segments, within SIZE_MAX and SEG_MAX. */
@@ -233,8 +236,8 @@ static __noreturn void test_blk_bench(void)
 {
 	int n, index = cmdline_get_u64("wisp.dev", 0);
 	struct virtio_dev *dev;
-	struct bench_run rnd = {.qd = BENCH_RAND_QD, .bs = BENCH_RAND_BS, .segs = 1,
-				.random = true};
+	struct bench_run rnd = {
+	    .qd = BENCH_RAND_QD, .bs = BENCH_RAND_BS, .segs = 1, .random = true};
 	struct bench_run seq = {.qd = BENCH_SEQ_QD};
 	u64 features, khz, us, wanted;
 	u32 seg_max;
@@ -246,13 +249,13 @@ static __noreturn void test_blk_bench(void)
 	dev = virtio_find(devs, n, VIRTIO_ID_BLOCK, index);
 	if (!dev)
 		test_fail("no virtio-blk device %d (%d virtio devices on the command line)", index,
-			  n);
+		          n);
 	khz = tsc_khz(NULL); /* calibrated at CPL0, before the CPL3 loops need it */
 	wanted = 1ULL << VIRTIO_BLK_F_SIZE_MAX | 1ULL << VIRTIO_BLK_F_SEG_MAX |
-		 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	         1ULL << VIRTIO_RING_F_EVENT_IDX;
 	features = virtio_init(dev, wanted);
 	capacity = (u64)virtio_read32(dev, VIRTIO_MMIO_CONFIG + 4) << 32 |
-		   virtio_read32(dev, VIRTIO_MMIO_CONFIG);
+	           virtio_read32(dev, VIRTIO_MMIO_CONFIG);
 	if (features & 1ULL << VIRTIO_BLK_F_SIZE_MAX)
 		size_max = virtio_read32(dev, VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CFG_SIZE_MAX);
 	seg_max = virtio_read32(dev, VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CFG_SEG_MAX);
@@ -265,17 +268,17 @@ static __noreturn void test_blk_bench(void)
 	if (capacity < BENCH_SEQ_BS / VIRTIO_BLK_SECTOR)
 		test_fail("capacity %lu sectors: the drive must hold at least 1 MiB", capacity);
 	gprintf("BLK dev=%d capacity=%lu event_idx=%d seg_max=%u size_max=%u tsc_khz=%lu\n", index,
-		capacity, q.event_idx, seg_max, size_max, khz);
+	        capacity, q.event_idx, seg_max, size_max, khz);
 
 	bench_run(&rnd);
 	us = rnd.tsc * 1000 / khz;
 	gprintf("BLKBENCH randread qd=%u bs=%u ops=%lu ms=%lu iops=%lu\n", rnd.qd, rnd.bs, rnd.ops,
-		us / 1000, rnd.ops * 1000000 / us);
+	        us / 1000, rnd.ops * 1000000 / us);
 	bench_run(&seq);
 	us = seq.tsc * 1000 / khz;
 	n = mib_per_s_x100(seq.ops * seq.bs, us) % 100;
 	gprintf("BLKBENCH seqread bs=%u bytes=%lu ms=%lu mib_s=%lu.%02d\n", seq.bs,
-		seq.ops * seq.bs, us / 1000, mib_per_s_x100(seq.ops * seq.bs, us) / 100, n);
+	        seq.ops * seq.bs, us / 1000, mib_per_s_x100(seq.ops * seq.bs, us) / 100, n);
 	test_pass();
 }
 GUEST_TEST("blk-bench", test_blk_bench);

@@ -30,16 +30,16 @@
 
 #define VIRTIO_NET_F_MAC 5
 
-#define NET_HDR_LEN    12 /* struct virtio_net_hdr_v1 */
-#define NET_QUEUE_SIZE 256
-#define NET_BUF_SIZE   2048
+#define NET_HDR_LEN     12 /* struct virtio_net_hdr_v1 */
+#define NET_QUEUE_SIZE  256
+#define NET_BUF_SIZE    2048
 #define NET_PAYLOAD_MAX (1500 - 28) /* one frame at the standard MTU */
-#define ETH_HLEN       14
-#define NET_BUF_ADDR   0x1000000ULL /* RX buffers (512 KiB) at 16 MiB, outside the image */
+#define ETH_HLEN        14
+#define NET_BUF_ADDR    0x1000000ULL /* RX buffers (512 KiB) at 16 MiB, outside the image */
 
-#define NET_ERR_USED_ID  -1
-#define NET_ERR_STUCK    -2
-#define NET_ERR_NO_RX    -3
+#define NET_ERR_USED_ID -1
+#define NET_ERR_STUCK   -2
+#define NET_ERR_NO_RX   -3
 
 struct net_bench {
 	struct virtio_dev *dev;
@@ -156,8 +156,8 @@ static u32 build_frame(void)
 	put_be16(eth + 12, 0x0800);
 	ip[0] = 0x45;
 	put_be16(ip + 2, 28 + nb.payload);
-	ip[8] = 64;  /* TTL */
-	ip[9] = 17;  /* UDP */
+	ip[8] = 64; /* TTL */
+	ip[9] = 17; /* UDP */
 	memcpy(ip + 12, nb.ip, 4);
 	memcpy(ip + 16, nb.host_ip, 4);
 	put_be16(ip + 10, ip_checksum(ip, 20));
@@ -177,7 +177,8 @@ static void net_bench_open(void)
 
 	nb.dev = virtio_find(devs, n, VIRTIO_ID_NET, index);
 	if (!nb.dev)
-		test_fail("no virtio-net device %d (%d virtio devices on the command line)", index, n);
+		test_fail("no virtio-net device %d (%d virtio devices on the command line)", index,
+		          n);
 	tsc_khz(NULL); /* calibrated at CPL0, before the CPL3 loops need it */
 	features = virtio_init(nb.dev, 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_RING_F_EVENT_IDX);
 	if (!(features & 1ULL << VIRTIO_NET_F_MAC))
@@ -195,8 +196,8 @@ static void net_bench_open(void)
 	for (i = 0; i < nb.txq.size; i++)
 		nb.txq.desc[i] = (struct virtq_desc){(u64)tx_frame, len, 0, 0};
 	for (i = 0; i < nb.rxq.size; i++) {
-		nb.rxq.desc[i] = (struct virtq_desc){(u64)rx_buf(i), NET_BUF_SIZE,
-						     VIRTQ_DESC_F_WRITE, 0};
+		nb.rxq.desc[i] =
+		    (struct virtq_desc){(u64)rx_buf(i), NET_BUF_SIZE, VIRTQ_DESC_F_WRITE, 0};
 		virtq_push(&nb.rxq, i);
 	}
 	virtio_ready(nb.dev);
@@ -298,7 +299,7 @@ static long rx_loop(u64 arg)
 		old = q->avail_idx;
 		while (q->used->idx != q->used_seen) {
 			struct virtq_used_elem e = {q->used->ring[q->used_seen % q->size].id,
-						    q->used->ring[q->used_seen % q->size].len};
+			                            q->used->ring[q->used_seen % q->size].len};
 			long n;
 
 			q->used_seen++;
@@ -306,8 +307,9 @@ static long rx_loop(u64 arg)
 				nb.bad_id = e.id;
 				return NET_ERR_USED_ID;
 			}
-			n = e.len > NET_HDR_LEN ? udp_payload(rx_buf(e.id) + NET_HDR_LEN,
-							      e.len - NET_HDR_LEN) : -1;
+			n = e.len > NET_HDR_LEN
+			        ? udp_payload(rx_buf(e.id) + NET_HDR_LEN, e.len - NET_HDR_LEN)
+			        : -1;
 			if (n >= 0) {
 				if (!counting) {
 					counting = true;
@@ -339,7 +341,7 @@ static void net_bench_phase(const char *what, long (*loop)(u64))
 		test_fail("%s: ring not drained within %lu ms", what, nb.timeout_ms);
 	if (r == NET_ERR_NO_RX)
 		test_fail("%s: no UDP datagram to port %u within %lu ms", what, nb.port,
-			  nb.timeout_ms);
+		          nb.timeout_ms);
 	us = nb.tsc * 1000 / tsc_khz(NULL);
 	gprintf("NETBENCH %s frames=%lu bytes=%lu ms=%lu\n", what, nb.frames, nb.bytes, us / 1000);
 }
@@ -349,10 +351,10 @@ static __noreturn void test_net_bench(void)
 	net_bench_params();
 	net_bench_open();
 	gprintf("NET ready mac=%02x:%02x:%02x:%02x:%02x:%02x ip=%u.%u.%u.%u host=%u.%u.%u.%u "
-		"port=%u payload=%u\n",
-		nb.mac[0], nb.mac[1], nb.mac[2], nb.mac[3], nb.mac[4], nb.mac[5], nb.ip[0],
-		nb.ip[1], nb.ip[2], nb.ip[3], nb.host_ip[0], nb.host_ip[1], nb.host_ip[2],
-		nb.host_ip[3], nb.port, nb.payload);
+	        "port=%u payload=%u\n",
+	        nb.mac[0], nb.mac[1], nb.mac[2], nb.mac[3], nb.mac[4], nb.mac[5], nb.ip[0],
+	        nb.ip[1], nb.ip[2], nb.ip[3], nb.host_ip[0], nb.host_ip[1], nb.host_ip[2],
+	        nb.host_ip[3], nb.port, nb.payload);
 	net_bench_phase("tx", tx_loop);
 	gprintf("NETBENCH rx ready\n");
 	net_bench_phase("rx", rx_loop);

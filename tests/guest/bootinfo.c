@@ -87,7 +87,7 @@ const char *bootinfo_parse(int protocol, u64 info_addr)
 		return "boot_params address out of range";
 	boot.raw = (const void *)info_addr;
 	set_cmdline(*(const u32 *)(info_addr + BP_CMD_LINE_PTR) |
-		    (u64) * (const u32 *)(info_addr + BP_EXT_CMD_LINE_PTR) << 32);
+	            (u64) * (const u32 *)(info_addr + BP_EXT_CMD_LINE_PTR) << 32);
 	return NULL;
 }
 
@@ -120,7 +120,7 @@ int bootinfo_memmap(struct mem_range *out, int max, const char **why)
 	}
 	for (i = 0; i < n && i < max; i++) {
 		const struct e820_entry *e = (const void *)((const u8 *)boot.raw + BP_E820_TABLE +
-							    i * sizeof(struct e820_entry));
+		                                            i * sizeof(struct e820_entry));
 
 		out[i] = (struct mem_range){e->addr, e->size, e->type};
 	}

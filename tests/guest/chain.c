@@ -24,9 +24,8 @@ static u64 chain_pml4[512] __noinit __aligned(4096);
 static u64 chain_pdpt[512] __noinit __aligned(4096);
 static u64 chain_pd[512] __noinit __aligned(4096);
 static const u64 chain_gdt[4] __aligned(16) = {
-	0, 0,
-	0x00af9b000000ffff, /* 0x10 code, 64-bit (Linux's __BOOT_CS) */
-	0x00cf93000000ffff, /* 0x18 data (__BOOT_DS) */
+    0, 0, 0x00af9b000000ffff, /* 0x10 code, 64-bit (Linux's __BOOT_CS) */
+    0x00cf93000000ffff,       /* 0x18 data (__BOOT_DS) */
 };
 
 void startup_64(void); /* boot.S */
@@ -87,16 +86,16 @@ __noreturn void chain_linux64(void)
 		chain_pd[i] = ((u64)i << 21) | 0x83; /* present, writable, 2 MiB */
 	gprintf("wisp-test-guest: chaining to startup_64 (boot_params at %p)\n", zero_page);
 	asm volatile("lgdt %0\n\t"
-		     "mov %1, %%cr3\n\t"
-		     "mov $0x18, %%eax\n\t"
-		     "mov %%eax, %%ds\n\t"
-		     "mov %%eax, %%es\n\t"
-		     "mov %%eax, %%ss\n\t"
-		     "pushq $0x10\n\t"
-		     "pushq %2\n\t"
-		     "lretq"
-		     :
-		     : "m"(gdtr), "r"((u64)chain_pml4), "r"((u64)startup_64), "S"(zero_page)
-		     : "rax", "memory");
+	             "mov %1, %%cr3\n\t"
+	             "mov $0x18, %%eax\n\t"
+	             "mov %%eax, %%ds\n\t"
+	             "mov %%eax, %%es\n\t"
+	             "mov %%eax, %%ss\n\t"
+	             "pushq $0x10\n\t"
+	             "pushq %2\n\t"
+	             "lretq"
+	             :
+	             : "m"(gdtr), "r"((u64)chain_pml4), "r"((u64)startup_64), "S"(zero_page)
+	             : "rax", "memory");
 	__builtin_unreachable();
 }

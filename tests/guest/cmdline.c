@@ -25,7 +25,8 @@ const char *cmdline_next(const char *key, size_t *pos, size_t *len)
 		const char *word = s;
 
 		s = find_space(s, end);
-		if ((size_t)(s - word) > klen && word[klen] == '=' && memcmp(word, key, klen) == 0) {
+		if ((size_t)(s - word) > klen && word[klen] == '=' &&
+		    memcmp(word, key, klen) == 0) {
 			*len = s - word - klen - 1;
 			*pos = s - boot.cmdline;
 			return word + klen + 1;

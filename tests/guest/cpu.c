@@ -23,7 +23,7 @@ struct desc_ptr {
 	u64 base;
 } __packed;
 
-extern u64 gdt_tss[2];		      /* boot.S: the TSS descriptor */
+extern u64 gdt_tss[2];                 /* boot.S: the TSS descriptor */
 extern const struct desc_ptr idt_desc; /* traps.S: the IDT, built at link time */
 
 static u8 trap_stack[16384] __noinit __aligned(16);
@@ -31,9 +31,9 @@ static u8 df_stack[4096] __noinit __aligned(16);
 
 /* Static, like the IDT: nothing is computed at boot. boot.S's descriptor says limit 0x67. */
 struct tss64 guest_tss __aligned(16) = {
-	.rsp = {(u64)trap_stack + sizeof(trap_stack)},
-	.ist = {(u64)df_stack + sizeof(df_stack)},
-	.iomap_base = sizeof(struct tss64), /* no I/O bitmap: CPL3 port I/O always traps */
+    .rsp = {(u64)trap_stack + sizeof(trap_stack)},
+    .ist = {(u64)df_stack + sizeof(df_stack)},
+    .iomap_base = sizeof(struct tss64), /* no I/O bitmap: CPL3 port I/O always traps */
 };
 _Static_assert(sizeof(struct tss64) == 0x68, "boot.S's TSS descriptor limit");
 
@@ -53,8 +53,8 @@ void cpu_init(void)
 }
 
 static const char *const exception_names[32] = {
-	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
-	"#NP", "#SS", "#GP", "#PF", "?15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
+    "#NP", "#SS", "#GP", "#PF", "?15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
 };
 
 /* Called by trap_common with interrupts off, on the current stack (or RSP0/IST1). */
@@ -87,8 +87,8 @@ void trap_dispatch(struct trap_frame *f)
 	}
 	asm volatile("mov %%cr2, %0" : "=r"(cr2));
 	test_fail("unexpected exception %s vector=%lu error=%#lx rip=%#lx cpl=%d cr2=%#lx",
-		  exception_names[f->vector] ? exception_names[f->vector] : "?", f->vector,
-		  f->error, f->rip, cpl, cr2);
+	          exception_names[f->vector] ? exception_names[f->vector] : "?", f->vector,
+	          f->error, f->rip, cpl, cr2);
 }
 
 __noreturn void cpu_triple_fault(void)

@@ -25,8 +25,8 @@
 #define GUEST_USER_CS   0x20
 #define GUEST_TSS       0x28
 
-#define GUEST_LINK_ADDR     0x100000
-#define GUEST_AP_TRAMPOLINE 0x3000 /* 4 KiB aligned, below 1 MiB: SIPI vector 0x03 */
+#define GUEST_LINK_ADDR      0x100000
+#define GUEST_AP_TRAMPOLINE  0x3000        /* 4 KiB aligned, below 1 MiB: SIPI vector 0x03 */
 #define LAYOUT_LAPIC_DEFAULT 0xfee00000ULL /* xAPIC MMIO, unless the MP table says otherwise */
 
 /* Boot protocol flag passed from the entry stubs to guest_main(). */
@@ -34,21 +34,21 @@
 #define BOOT_PVH     2
 
 /* Control registers and MSRs used by the entry code. */
-#define CR0_PE    0x00000001
-#define CR0_PG    0x80000000
-#define CR4_TSD   0x00000004
-#define CR4_PAE   0x00000020
-#define CR4_SMEP  0x00100000
-#define CR4_SMAP  0x00200000
-#define MSR_EFER  0xc0000080
-#define EFER_LME  0x00000100
+#define CR0_PE   0x00000001
+#define CR0_PG   0x80000000
+#define CR4_TSD  0x00000004
+#define CR4_PAE  0x00000020
+#define CR4_SMEP 0x00100000
+#define CR4_SMAP 0x00200000
+#define MSR_EFER 0xc0000080
+#define EFER_LME 0x00000100
 
 /* The software interrupt CPL3 code uses to reach CPL0 (see cpl3.c and README.md). */
 #define SYSCALL_VECTOR 0x80
-#define SYS_EXIT  0 /* rdi = code: leaves CPL3, cpl3_run() returns code */
-#define SYS_WRITE 1 /* rdi = buffer, rsi = length: writes to COM1, returns length or -1 */
-#define SYS_OUTB  2 /* rdi = port, rsi = byte */
-#define SYS_INB   3 /* rdi = port, returns the byte */
+#define SYS_EXIT       0 /* rdi = code: leaves CPL3, cpl3_run() returns code */
+#define SYS_WRITE      1 /* rdi = buffer, rsi = length: writes to COM1, returns length or -1 */
+#define SYS_OUTB       2 /* rdi = port, rsi = byte */
+#define SYS_INB        3 /* rdi = port, returns the byte */
 
 #ifndef __ASSEMBLER__
 
@@ -69,7 +69,7 @@ typedef int64_t s64;
 #define __noreturn    __attribute__((noreturn))
 #define __aligned(n)  __attribute__((aligned(n)))
 /* Large buffers and stacks live in .noinit: not zeroed at boot (zeroing costs time at CPL0). */
-#define __noinit      __attribute__((section(".noinit")))
+#define __noinit __attribute__((section(".noinit")))
 
 /* A pointer to a fixed physical address (identity map). The empty asm hides the constant
  * from gcc, which otherwise warns about dereferencing addresses in its "null page". */
@@ -156,10 +156,10 @@ struct mem_range {
 	u32 type; /* E820 types: 1 = usable RAM */
 };
 struct boot_info {
-	int protocol;	     /* BOOT_LINUX64 or BOOT_PVH */
+	int protocol;        /* BOOT_LINUX64 or BOOT_PVH */
 	const char *cmdline; /* in place in VMM memory, "" if none */
 	size_t cmdline_len;
-	const void *raw;     /* boot_params or hvm_start_info */
+	const void *raw; /* boot_params or hvm_start_info */
 };
 extern struct boot_info boot;
 /* Fills boot from the entry register; returns NULL or a reason why the info is unusable. */
@@ -203,7 +203,7 @@ void fault_gp(void);
  * value. CPL0 only; not reentrant. */
 long cpl3_run(long (*fn)(u64), u64 arg);
 long cpl3_enter(u64 rip, u64 arg, u64 user_rsp); /* traps.S */
-__noreturn void cpl3_leave(long code);		 /* traps.S: back into cpl3_enter's caller */
+__noreturn void cpl3_leave(long code);           /* traps.S: back into cpl3_enter's caller */
 void syscall_handle(struct trap_frame *f);
 /* User-mode side of the ABI (callable at CPL3 only). */
 long user_syscall(long nr, u64 a, u64 b);
@@ -233,9 +233,9 @@ struct guest_test {
 	const char *name;
 	__noreturn void (*run)(void);
 };
-#define GUEST_TEST(n, fn)                                                                    \
-	static const struct guest_test __test_##fn                                           \
-		__attribute__((used, section(".rodata.tests"), aligned(8))) = {n, fn}
+#define GUEST_TEST(n, fn)                                                                          \
+	static const struct guest_test __test_##fn                                                 \
+	    __attribute__((used, section(".rodata.tests"), aligned(8))) = {n, fn}
 
 #endif /* __ASSEMBLER__ */
 #endif

@@ -21,8 +21,8 @@
 #define LSR_DR   0x01
 #define LSR_THRE 0x20
 
-#define UART_FIFO_SIZE  16
-#define THRE_MAX_POLLS  100000 /* each poll is a port exit: ~10 us on PVM, ~1 s total */
+#define UART_FIFO_SIZE 16
+#define THRE_MAX_POLLS 100000 /* each poll is a port exit: ~10 us on PVM, ~1 s total */
 
 /*
  * 8N1 with DLAB off (so offset 0 is THR/RBR, whatever the firmware left), no interrupts:
@@ -54,8 +54,10 @@ void serial_write(const char *s, size_t len)
 		size_t count = n;
 
 		serial_wait_thre();
-		asm volatile("rep outsb" : "+S"(s), "+c"(count) : "d"((u16)(COM1 + UART_THR))
-			     : "memory");
+		asm volatile("rep outsb"
+		             : "+S"(s), "+c"(count)
+		             : "d"((u16)(COM1 + UART_THR))
+		             : "memory");
 		len -= n;
 	}
 }

@@ -78,8 +78,7 @@ static const struct mp_floating *mpf_scan(u64 start, u64 len)
 	for (a = start; a + sizeof(struct mp_floating) <= start + len; a += 16) {
 		const struct mp_floating *f = phys(a);
 
-		if (f->signature == MPF_SIGNATURE && f->length &&
-		    checksum(f, f->length * 16) == 0)
+		if (f->signature == MPF_SIGNATURE && f->length && checksum(f, f->length * 16) == 0)
 			return f;
 	}
 	return NULL;
@@ -89,7 +88,7 @@ static const struct mp_floating *mpf_scan(u64 start, u64 len)
 static const struct mp_floating *mpf_find(void)
 {
 	const struct mp_floating *f = NULL;
-	u64 ebda = (u64)*(const u16 *)phys(0x40e) << 4; /* BDA: EBDA segment */
+	u64 ebda = (u64) * (const u16 *)phys(0x40e) << 4; /* BDA: EBDA segment */
 
 	if (ebda >= 0x80000 && ebda < 0xa0000)
 		f = mpf_scan(ebda, 1024);

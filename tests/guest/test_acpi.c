@@ -15,19 +15,19 @@
  */
 #include "guest.h"
 
-#define BP_ACPI_RSDP_ADDR   0x070
-#define HVM_RSDP_PADDR      32
-#define RSDP_SCAN_START     0xe0000ULL
-#define RSDP_SCAN_END       0x100000ULL
-#define ACPI_READ_LIMIT     0xc0000000ULL /* the guest's identity map of RAM */
-#define ACPI_MAX_TABLE_LEN  0x10000       /* longer is treated as corrupt */
-#define ACPI_HEADER_LEN     36
-#define FADT_DSDT           40
-#define FADT_X_DSDT         140
-#define MADT_ENTRIES        44
-#define MADT_LAPIC          0
-#define MADT_IOAPIC         1
-#define MADT_LAPIC_ENABLED  1
+#define BP_ACPI_RSDP_ADDR  0x070
+#define HVM_RSDP_PADDR     32
+#define RSDP_SCAN_START    0xe0000ULL
+#define RSDP_SCAN_END      0x100000ULL
+#define ACPI_READ_LIMIT    0xc0000000ULL /* the guest's identity map of RAM */
+#define ACPI_MAX_TABLE_LEN 0x10000       /* longer is treated as corrupt */
+#define ACPI_HEADER_LEN    36
+#define FADT_DSDT          40
+#define FADT_X_DSDT        140
+#define MADT_ENTRIES       44
+#define MADT_LAPIC         0
+#define MADT_IOAPIC        1
+#define MADT_LAPIC_ENABLED 1
 
 static u8 sum8(const u8 *p, u64 len)
 {
@@ -93,7 +93,7 @@ static const u8 *table_at(u64 addr, const char *sig, const char *what)
 	len = rd32(t + 4);
 	if (sig && memcmp(t, sig, 4) != 0)
 		test_fail("%s at %#lx: signature %.*s, not %s", what, addr, 4, (const char *)t,
-			  sig);
+		          sig);
 	if (len < ACPI_HEADER_LEN || len > ACPI_MAX_TABLE_LEN || !in_ram(addr, len))
 		test_fail("%.*s at %#lx: bad length %u", 4, (const char *)t, addr, len);
 	if (sum8(t, len) != 0)
@@ -141,7 +141,7 @@ static __noreturn void test_acpi(void)
 		test_fail("RSDP at %#lx: bad signature or checksum", rsdp);
 	if (r[15] < 2 || rd32(r + 20) < 36 || sum8(r, rd32(r + 20)) != 0)
 		test_fail("RSDP at %#lx: revision %u length %u or extended checksum wrong", rsdp,
-			  r[15], rd32(r + 20));
+		          r[15], rd32(r + 20));
 	xsdt = table_at(rd64(r + 24), "XSDT", "RSDP");
 	n = (rd32(xsdt + 4) - ACPI_HEADER_LEN) / 8;
 	for (u32 i = 0; i < n; i++) {
@@ -169,7 +169,7 @@ static __noreturn void test_acpi(void)
 	if (cpus < 1)
 		test_fail("MADT lists no enabled processor");
 	gprintf("ACPI rsdp=%#lx tables=%s cpus=%d ioapic=%d via=%s\n", rsdp, names, cpus, ioapics,
-		via);
+	        via);
 	test_pass();
 }
 GUEST_TEST("acpi", test_acpi);

@@ -10,10 +10,10 @@
  */
 #include "guest.h"
 
-#define I8042_DATA	0x60
-#define I8042_STATUS	0x64
-#define I8042_OBF	0x01
-#define KBD_EXPECTED	8
+#define I8042_DATA   0x60
+#define I8042_STATUS 0x64
+#define I8042_OBF    0x01
+#define KBD_EXPECTED 8
 
 static const u8 ctrl_alt_del[KBD_EXPECTED] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
 
@@ -34,10 +34,12 @@ static __noreturn void test_kbd(void)
 		gprintf(" %02x", got[i]);
 	gprintf("\n");
 	if (n < KBD_EXPECTED)
-		test_fail("%u of %u scan codes in %llu ms", n, KBD_EXPECTED, (unsigned long long)ms);
+		test_fail("%u of %u scan codes in %llu ms", n, KBD_EXPECTED,
+		          (unsigned long long)ms);
 	for (unsigned i = 0; i < KBD_EXPECTED; i++)
 		if (got[i] != ctrl_alt_del[i])
-			test_fail("scan code %u is %02x, expected %02x", i, got[i], ctrl_alt_del[i]);
+			test_fail("scan code %u is %02x, expected %02x", i, got[i],
+			          ctrl_alt_del[i]);
 	test_pass();
 }
 GUEST_TEST("kbd", test_kbd);

@@ -37,17 +37,17 @@
 #define NET_FRAME_MAX 1514
 #define NET_RING_MEM  8192 /* descriptors + avail, then the used ring on its own page */
 
-#define ETH_HLEN    14
-#define ETH_P_IP    0x0800
-#define ETH_P_ARP   0x0806
+#define ETH_HLEN     14
+#define ETH_P_IP     0x0800
+#define ETH_P_ARP    0x0806
 #define IPPROTO_ICMP 1
-#define IPPROTO_UDP 17
+#define IPPROTO_UDP  17
 
 /* CPL3 loop results (negative: failures, reported at CPL0). */
-#define NET_ERR_USED_ID   -1
-#define NET_ERR_USED_LEN  -2
-#define NET_ERR_MERGE     -3
-#define NET_ERR_TX_STUCK  -4
+#define NET_ERR_USED_ID  -1
+#define NET_ERR_USED_LEN -2
+#define NET_ERR_MERGE    -3
+#define NET_ERR_TX_STUCK -4
 
 struct net {
 	struct virtio_dev *dev;
@@ -69,7 +69,7 @@ static struct net net;
 static u8 rings[2][NET_RING_MEM] __noinit __aligned(4096);
 static u8 rx_mem[NET_RX_BUFS][NET_BUF_SIZE] __noinit __aligned(4096);
 static u8 tx_mem[NET_TX_SLOTS][NET_BUF_SIZE] __noinit __aligned(4096);
-static u8 frame[NET_BUF_SIZE] __noinit;	/* a received frame, assembled from merged buffers */
+static u8 frame[NET_BUF_SIZE] __noinit; /* a received frame, assembled from merged buffers */
 static u8 reply[NET_BUF_SIZE] __noinit;
 
 /* ---- byte order helpers (network order is big-endian) ---- */
@@ -109,7 +109,7 @@ static void net_queue_setup(struct virtq *q, u16 index, u16 size, u8 *mem)
 	virtio_write32(dev, VIRTIO_MMIO_QUEUE_SEL, index);
 	if (virtio_read32(dev, VIRTIO_MMIO_QUEUE_NUM_MAX) < size)
 		test_fail("virtio-net queue %u: QueueNumMax %u < %u", index,
-			  virtio_read32(dev, VIRTIO_MMIO_QUEUE_NUM_MAX), size);
+		          virtio_read32(dev, VIRTIO_MMIO_QUEUE_NUM_MAX), size);
 	memset(mem, 0, NET_RING_MEM);
 	*q = (struct virtq){
 	    .dev = dev,
@@ -167,7 +167,8 @@ static void net_read_params(void)
 
 static void rx_post(u16 id)
 {
-	net.rxq.desc[id] = (struct virtq_desc){(u64)rx_mem[id], net.rx_buf_len, VIRTQ_DESC_F_WRITE, 0};
+	net.rxq.desc[id] =
+	    (struct virtq_desc){(u64)rx_mem[id], net.rx_buf_len, VIRTQ_DESC_F_WRITE, 0};
 	virtq_push(&net.rxq, id);
 }
 
@@ -179,7 +180,8 @@ static void net_open(void)
 
 	net.dev = virtio_find(devs, n, VIRTIO_ID_NET, index);
 	if (!net.dev)
-		test_fail("no virtio-net device %d (%d virtio devices on the command line)", index, n);
+		test_fail("no virtio-net device %d (%d virtio devices on the command line)", index,
+		          n);
 	tsc_khz(NULL); /* calibrate at CPL0, before the CPL3 loop computes deadlines */
 	if (net.mrg)
 		want |= 1ULL << VIRTIO_NET_F_MRG_RXBUF;
@@ -259,8 +261,8 @@ static long handle_arp(const u8 *f, u32 len)
 		return 0;
 	}
 	eth_reply(f, reply, ETH_P_ARP);
-	memcpy(r, a, 6);	   /* htype, ptype, hlen, plen */
-	put_be16(r + 6, 2);	   /* reply */
+	memcpy(r, a, 6);           /* htype, ptype, hlen, plen */
+	put_be16(r + 6, 2);        /* reply */
 	memcpy(r + 8, net.mac, 6); /* sender: us */
 	memcpy(r + 14, net.ip, 4);
 	memcpy(r + 18, a + 8, 10); /* target: the asker's sha + spa */
@@ -274,7 +276,7 @@ static u32 ip_reply(const u8 *ip, u8 *out, u32 ihl, u32 plen)
 	memcpy(out, ip, ihl);
 	put_be16(out + 2, (u16)(ihl + plen));
 	put_be16(out + 6, 0); /* no fragments */
-	out[8] = 64;	      /* TTL */
+	out[8] = 64;          /* TTL */
 	memcpy(out + 12, ip + 16, 4);
 	memcpy(out + 16, ip + 12, 4);
 	put_be16(out + 10, 0);
@@ -382,7 +384,7 @@ static long rx_take(bool wait, struct virtq_used_elem *e)
 	}
 	barrier();
 	*e = (struct virtq_used_elem){net.rxq.used->ring[net.rxq.used_seen % NET_RX_BUFS].id,
-				      net.rxq.used->ring[net.rxq.used_seen % NET_RX_BUFS].len};
+	                              net.rxq.used->ring[net.rxq.used_seen % NET_RX_BUFS].len};
 	net.rxq.used_seen++;
 	if (e->id >= NET_RX_BUFS) {
 		net.bad_id = e->id;
@@ -468,11 +470,11 @@ static __noreturn void test_net_echo(void)
 	net_read_params();
 	net_open();
 	gprintf("NET ready mac=%02x:%02x:%02x:%02x:%02x:%02x ip=%u.%u.%u.%u port=%u mrg=%d\n",
-		net.mac[0], net.mac[1], net.mac[2], net.mac[3], net.mac[4], net.mac[5], net.ip[0],
-		net.ip[1], net.ip[2], net.ip[3], net.port, net.mrg);
+	        net.mac[0], net.mac[1], net.mac[2], net.mac[3], net.mac[4], net.mac[5], net.ip[0],
+	        net.ip[1], net.ip[2], net.ip[3], net.port, net.mrg);
 	r = cpl3_run(net_loop, 0);
 	gprintf("NET rx=%lu tx=%lu arp=%lu icmp=%lu udp=%lu ignored=%lu stop=%s\n", net.rx, net.tx,
-		net.arp, net.icmp, net.udp, net.ignored, net.stop ? "request" : "timeout");
+	        net.arp, net.icmp, net.udp, net.ignored, net.stop ? "request" : "timeout");
 	if (r == NET_ERR_USED_ID)
 		test_fail("RX used id %u out of range", net.bad_id);
 	if (r == NET_ERR_USED_LEN)

@@ -34,7 +34,7 @@ static __noreturn void test_memmap(void)
 		test_fail("%s", why);
 	for (i = 0; i < n; i++) {
 		gprintf("MEMMAP addr=%#lx size=%#lx type=%u\n", map[i].addr, map[i].size,
-			map[i].type);
+		        map[i].type);
 		if (map[i].type == 1)
 			total += map[i].size;
 	}

@@ -13,9 +13,9 @@
  */
 #include "virtio.h"
 
-#define BLK_SLOTS     32
-#define BLK_RW_BYTES  4096
-#define PATTERN_TAG   0x5749535000000000ULL
+#define BLK_SLOTS    32
+#define BLK_RW_BYTES 4096
+#define PATTERN_TAG  0x5749535000000000ULL
 
 struct blk_slot {
 	struct virtio_blk_req_hdr hdr;
@@ -59,15 +59,15 @@ static void blk_open(struct blk *b)
 	b->dev = virtio_find(devs, n, VIRTIO_ID_BLOCK, index);
 	if (!b->dev)
 		test_fail("no virtio-blk device %d (%d virtio devices on the command line)", index,
-			  n);
+		          n);
 	tsc_khz(NULL); /* calibrate before the first deadline */
 	b->features = virtio_init(b->dev, 1ULL << VIRTIO_BLK_F_RO | 1ULL << VIRTIO_BLK_F_FLUSH);
 	b->capacity = blk_config64(b, 0);
 	virtq_setup(&b->q, b->dev, 0, 128);
 	virtio_ready(b->dev);
 	gprintf("BLK dev=%d capacity=%lu ro=%d flush=%d queue_size=%u\n", index, b->capacity,
-		!!(b->features & 1ULL << VIRTIO_BLK_F_RO),
-		!!(b->features & 1ULL << VIRTIO_BLK_F_FLUSH), b->q.size);
+	        !!(b->features & 1ULL << VIRTIO_BLK_F_RO),
+	        !!(b->features & 1ULL << VIRTIO_BLK_F_FLUSH), b->q.size);
 }
 
 /* Queues request `slot` (no notify). len 0: no data descriptor. */
@@ -82,9 +82,9 @@ static void blk_push(struct blk *b, int slot, u32 type, u64 sector, void *buf, u
 	s->status = 0xff; /* the device must overwrite it */
 	d[0] = (struct virtq_desc){(u64)&s->hdr, sizeof(s->hdr), VIRTQ_DESC_F_NEXT, head + 1};
 	if (len) {
-		d[1] = (struct virtq_desc){(u64)buf, len,
-					   VIRTQ_DESC_F_NEXT | (device_writes ? VIRTQ_DESC_F_WRITE : 0),
-					   head + 2};
+		d[1] = (struct virtq_desc){
+		    (u64)buf, len, VIRTQ_DESC_F_NEXT | (device_writes ? VIRTQ_DESC_F_WRITE : 0),
+		    head + 2};
 		d[2] = (struct virtq_desc){(u64)&s->status, 1, VIRTQ_DESC_F_WRITE, 0};
 	} else {
 		d[0].next = head + 2;
@@ -103,7 +103,7 @@ static void blk_wait(struct blk *b, int count)
 	for (i = 0; i < count; i++) {
 		if (!virtq_pop(&b->q, deadline, &e))
 			test_fail("%d of %d requests still pending after %lu ms", count - i, count,
-				  b->timeout_ms);
+			          b->timeout_ms);
 		if (e.id % 3 || e.id / 3 >= BLK_SLOTS)
 			test_fail("used ring returned descriptor %u, not a request head", e.id);
 	}
@@ -143,7 +143,7 @@ static u64 first_sector(struct blk *b, u64 sectors)
 
 	if (sector > b->capacity || sectors > b->capacity - sector)
 		test_fail("sectors %lu-%lu are past the capacity %lu", sector, sector + sectors - 1,
-			  b->capacity);
+		          b->capacity);
 	return sector;
 }
 
@@ -226,7 +226,7 @@ static __noreturn void test_blk_ro(void)
 		test_fail("read of sector %lu: status %u", sector, rd);
 	if (wr != VIRTIO_BLK_S_IOERR)
 		test_fail("write to a read-only drive: status %u, expected %u (IOERR)", wr,
-			  VIRTIO_BLK_S_IOERR);
+		          VIRTIO_BLK_S_IOERR);
 	test_pass();
 }
 GUEST_TEST("blk-ro", test_blk_ro);
@@ -259,12 +259,11 @@ static __noreturn void test_blk_range(void)
 	if (b.capacity == 0)
 		test_fail("capacity is 0");
 	past = blk_request(&b, VIRTIO_BLK_T_IN, b.capacity, data[0], VIRTIO_BLK_SECTOR);
-	straddle = blk_request(&b, VIRTIO_BLK_T_IN, b.capacity - 1, data[0],
-			       2 * VIRTIO_BLK_SECTOR);
+	straddle = blk_request(&b, VIRTIO_BLK_T_IN, b.capacity - 1, data[0], 2 * VIRTIO_BLK_SECTOR);
 	gprintf("BLK_RANGE capacity=%lu past_end=%u straddle=%u\n", b.capacity, past, straddle);
 	if (past != VIRTIO_BLK_S_IOERR || straddle != VIRTIO_BLK_S_IOERR)
 		test_fail("out-of-range reads: status %u and %u, expected %u (IOERR)", past,
-			  straddle, VIRTIO_BLK_S_IOERR);
+		          straddle, VIRTIO_BLK_S_IOERR);
 	test_pass();
 }
 GUEST_TEST("blk-range", test_blk_range);
@@ -279,7 +278,7 @@ static __noreturn void test_blk_many(void)
 	blk_open(&b);
 	if (b.q.size < 3 * BLK_SLOTS)
 		test_fail("queue size %u < %u: cannot keep %d requests in flight", b.q.size,
-			  3 * BLK_SLOTS, BLK_SLOTS);
+		          3 * BLK_SLOTS, BLK_SLOTS);
 	sector = first_sector(&b, BLK_SLOTS);
 	for (i = 0; i < BLK_SLOTS; i++) {
 		pattern_fill((u64 *)data[i], sector + i, VIRTIO_BLK_SECTOR);
@@ -290,7 +289,7 @@ static __noreturn void test_blk_many(void)
 	for (i = 0; i < BLK_SLOTS; i++)
 		if (slots[i].status != VIRTIO_BLK_S_OK)
 			test_fail("write %d (sector %lu): status %u", i, sector + i,
-				  slots[i].status);
+			          slots[i].status);
 	gprintf("BLK_MANY inflight=%d writes ok\n", BLK_SLOTS);
 
 	for (i = 0; i < BLK_SLOTS; i++) {
@@ -302,7 +301,7 @@ static __noreturn void test_blk_many(void)
 	for (i = 0; i < BLK_SLOTS; i++) {
 		if (slots[i].status != VIRTIO_BLK_S_OK)
 			test_fail("read %d (sector %lu): status %u", i, sector + i,
-				  slots[i].status);
+			          slots[i].status);
 		if (pattern_check((const u64 *)data[i], sector + i, VIRTIO_BLK_SECTOR) >= 0)
 			test_fail("read %d (sector %lu): data differs", i, sector + i);
 	}

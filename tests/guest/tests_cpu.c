@@ -45,7 +45,7 @@ static __noreturn void test_exception(void)
 			trap_expect_vector = -1;
 			if (trap_expect_hits != 1 || trap_expect_cpl != cpl)
 				test_fail("%s at CPL%d: handler ran %d times (last at CPL%d)",
-					  cases[i].name, cpl, trap_expect_hits, trap_expect_cpl);
+				          cases[i].name, cpl, trap_expect_hits, trap_expect_cpl);
 			gprintf("EXCEPTION %s cpl=%d ok\n", cases[i].name, cpl);
 		}
 	}

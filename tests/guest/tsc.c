@@ -11,7 +11,7 @@
  */
 #include "guest.h"
 
-#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+#define MSR_KVM_SYSTEM_TIME_NEW  0x4b564d01
 #define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
 
 struct pvclock_vcpu_time_info {

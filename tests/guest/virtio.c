@@ -89,14 +89,14 @@ int virtio_discover(struct virtio_dev *devs, int max)
 			test_fail("no virtio-mmio magic at %#lx", d->base);
 		if (virtio_read32(d, VIRTIO_MMIO_VERSION) != 2)
 			test_fail("virtio-mmio at %#lx is version %u, not 2", d->base,
-				  virtio_read32(d, VIRTIO_MMIO_VERSION));
+			          virtio_read32(d, VIRTIO_MMIO_VERSION));
 		d->device_id = virtio_read32(d, VIRTIO_MMIO_DEVICE_ID);
 		virtio_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
 		d->features = (u64)virtio_read32(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
 		virtio_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
 		d->features |= virtio_read32(d, VIRTIO_MMIO_DEVICE_FEATURES);
 		gprintf("VIRTIO dev=%d base=%#lx irq=%u id=%u features=%#lx\n", n, d->base, d->irq,
-			d->device_id, d->features);
+		        d->device_id, d->features);
 		n++;
 	}
 	return n;
@@ -163,12 +163,12 @@ void virtq_setup_mem(struct virtq *q, struct virtio_dev *dev, u16 index, u16 siz
 	avail = desc + 16 * size;
 	used = (avail + 6 + 2 * size + 4095) & ~4095ULL; /* own page: tidy, not required */
 	*q = (struct virtq){
-		.dev = dev,
-		.index = index,
-		.size = size,
-		.desc = (void *)desc,
-		.avail = (void *)avail,
-		.used = (void *)used,
+	    .dev = dev,
+	    .index = index,
+	    .size = size,
+	    .desc = (void *)desc,
+	    .avail = (void *)avail,
+	    .used = (void *)used,
 	};
 	q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT; /* we poll */
 
