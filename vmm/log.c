@@ -13,6 +13,12 @@ static enum log_level current_level = LOG_WARN;
 static int log_fd = 2;
 
 static long long log_start_ns;
+static __thread char last_error[512];
+
+const char *log_last_error(void)
+{
+	return last_error;
+}
 
 /* Runs before main(): the zero of the debug clock is as close to exec as we can get. */
 __attribute__((constructor)) static void log_clock_init(void)
@@ -63,6 +69,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = snprintf(buf, sizeof(buf), "wisp: %s: ", level_names[level]);
 	}
 	va_start(ap, fmt);
+	if (level == LOG_ERROR) {
+		va_list copy;
+
+		va_copy(copy, ap);
+		vsnprintf(last_error, sizeof(last_error), fmt, copy);
+		va_end(copy);
+	}
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (n >= (int)sizeof(buf) - 1)

@@ -22,6 +22,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
  * caller to report (log, HTTP 400 fault_message); nothing is printed here. */
 int error_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The text of the last error this thread logged (without the "wisp: error: " prefix), "" if
+ * none. Lets a caller hand a message that was already logged to an API client unchanged. */
+const char *log_last_error(void);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

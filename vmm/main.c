@@ -132,10 +132,9 @@ int main(int argc, char **argv)
 	}
 	console_init(STDIN_FILENO, STDOUT_FILENO);
 	if (opts.config_file || opts.kernel_given) {
-		if (vmm_start(&vmm, err, sizeof(err)) < 0) {
-			log_error("%s", err);
+		/* vmm_start() has logged the reason (once) on failure. */
+		if (vmm_start(&vmm, err, sizeof(err)) < 0)
 			goto out_api;
-		}
 	}
 	code = evloop_run(vmm.loop);
 out_api:

@@ -55,18 +55,39 @@ static int vmm_check_host(const struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* The failure path of vmm_start(): the reason was already logged by whoever found it; hand the
+ * same text to the caller (an API client's fault_message). */
+static int start_failed_logged(char *err, size_t errlen)
+{
+	return error_set(err, errlen, "%s", log_last_error());
+}
+
+/* The failure path for reasons found here: log once, hand the text to the caller. */
+static int start_failed(const char *err)
+{
+	log_error("%s", err);
+	return -1;
+}
+
+/*
+ * Contract: on failure the one-line reason is logged exactly once and copied into err, so the
+ * command line shows one "error:" line and an API client gets the same text; nothing is left
+ * half-built.
+ */
 int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 {
 	static bool pvm_warned;
 
-	if (vmm->state != VMM_NOT_STARTED)
-		return error_set(err, errlen, "the microVM is already running");
+	if (vmm->state != VMM_NOT_STARTED) {
+		error_set(err, errlen, "the microVM is already running");
+		return start_failed(err);
+	}
 	if (config_validate(&vmm->config, err, errlen) < 0)
-		return -1;
+		return start_failed(err);
 	if (kvm_host.fd < 0 && kvm_host_open(&kvm_host) < 0)
-		return error_set(err, errlen, "/dev/kvm is not usable (see the log)");
+		return start_failed_logged(err, errlen);
 	if (vmm_check_host(&vmm->config, err, errlen) < 0)
-		return -1;
+		return start_failed(err);
 	if (kvm_host.pvm && !pvm_warned) {
 		pvm_warned = true;
 		log_warn(
@@ -76,11 +97,11 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 	log_debug("building the microVM");
 	vmm->vm = vm_create(&vmm->config, &kvm_host, vmm->loop);
 	if (!vmm->vm)
-		return error_set(err, errlen, "building the microVM failed (see the log)");
+		return start_failed_logged(err, errlen);
 	if (vmm->seccomp)
 		vmm->vm->thread_init = vmm_vcpu_thread_init;
 	if (vm_start(vmm->vm) < 0)
-		return error_set(err, errlen, "starting the vCPUs failed");
+		return start_failed_logged(err, errlen);
 	vmm->state = VMM_RUNNING;
 	log_debug("vCPUs started");
 	if (vmm->seccomp) {
@@ -89,7 +110,7 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 		if (rc < 0) {
 			log_error("seccomp: installing the vmm filter failed: %s", strerror(-rc));
 			vm_request_stop(vmm->vm, 1);
-			return error_set(err, errlen, "seccomp setup failed");
+			return start_failed_logged(err, errlen);
 		}
 	}
 	return 0;

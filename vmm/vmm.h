@@ -30,7 +30,7 @@ struct vmm {
 };
 
 /* Builds and boots the VM from vmm->config; VMM_NOT_STARTED -> VMM_RUNNING. 0, or -1 with a
- * one-line reason in err (nothing left half-built). */
+ * one-line reason in err that has also been logged exactly once (nothing left half-built). */
 int vmm_start(struct vmm *vmm, char *err, size_t errlen);
 /* VMM_RUNNING <-> VMM_PAUSED. */
 int vmm_pause(struct vmm *vmm, char *err, size_t errlen);

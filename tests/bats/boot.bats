@@ -170,8 +170,9 @@ expect_error() {
 	run timeout 60 "$WISP" "$@"
 	echo "status=$status output=$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"error"* ]]
 	[[ "$output" == *"$needle"* ]]
+	# One clear line: exactly one error, whatever layer found it.
+	[ "$(grep -c 'error:' <<<"$output")" -eq 1 ]
 }
 
 @test "missing kernel" {
