@@ -148,12 +148,37 @@ int vmm_send_ctrl_alt_del(struct vmm *vmm, char *err, size_t errlen)
 	return 0;
 }
 
+/* A PATCH replaces only the buckets it names (as the devices' ratelimit_update() does); the
+ * configuration records the same, so GET /vm/config shows what the device now enforces. */
+static void merge_limiter(struct rate_limiter_config *dst, const struct rate_limiter_config *src)
+{
+	if (!src)
+		return;
+	if (src->bandwidth.set)
+		dst->bandwidth = src->bandwidth;
+	if (src->ops.set)
+		dst->ops = src->ops;
+}
+
 int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
                      const struct rate_limiter_config *limiter, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return error_set(err, errlen, "the microVM is not running");
-	return blk_update(vmm->vm, drive_id, path, limiter, err, errlen);
+	if (blk_update(vmm->vm, drive_id, path, limiter, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < vmm->config.ndrives; i++) {
+		struct drive_config *d = &vmm->config.drives[i];
+
+		if (strcmp(d->id, drive_id) != 0)
+			continue;
+		/* The device already uses the new file; an allocation failure here only leaves
+		 * GET /vm/config showing the old path. */
+		if (path && config_set_string(&d->path_on_host, path) < 0)
+			log_warn("drive %s: configuration not updated (out of memory)", drive_id);
+		merge_limiter(&d->rate_limiter, limiter);
+	}
+	return 0;
 }
 
 int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limiter_config *rx,
@@ -161,5 +186,15 @@ int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limi
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return error_set(err, errlen, "the microVM is not running");
-	return net_update(vmm->vm, iface_id, rx, tx, err, errlen);
+	if (net_update(vmm->vm, iface_id, rx, tx, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < vmm->config.nnets; i++) {
+		struct net_config *n = &vmm->config.nets[i];
+
+		if (strcmp(n->id, iface_id) == 0) {
+			merge_limiter(&n->rx_rate_limiter, rx);
+			merge_limiter(&n->tx_rate_limiter, tx);
+		}
+	}
+	return 0;
 }

@@ -195,4 +195,11 @@ PY
 	[[ "$output" == *" 204" ]]
 	grep -q '"block_rootfs":{[^}]*"update_count":2' "$METRICS"
 	grep -q '"block_rootfs":{[^}]*"update_fails":1' "$METRICS"
+	# GET /vm/config shows what the device now uses: the new file and the new ops bucket, not
+	# the path of the failed PATCH.
+	run api GET /vm/config
+	echo "$output"
+	[[ "$output" == *"\"path_on_host\":\"$NEW\""* ]]
+	[[ "$output" != *"/nonexistent/x.img"* ]]
+	[[ "$output" == *'"ops":{"size":100'* ]]
 }
