@@ -3,6 +3,7 @@
 #include "vmm/log.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,30 @@ static const struct {
     {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
 };
 
-bool kvm_host_is_pvm(void)
+#define KVM_CPUID_SIGNATURE_LEAF  0x40000000u
+#define KVM_CPUID_VENDOR_FEATURES 0x40000002u
+#define PVM_CPUID_SIGNATURE       0x4d5650u /* "PVM" in EBX */
+
+bool kvm_cpuid_is_pvm(const struct kvm_cpuid2 *cpuid)
 {
-	return access("/sys/module/kvm_pvm", F_OK) == 0;
+	uint32_t max_leaf = 0;
+
+	if (!cpuid)
+		return false;
+	for (unsigned i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == KVM_CPUID_SIGNATURE_LEAF)
+			max_leaf = cpuid->entries[i].eax;
+	if (max_leaf < KVM_CPUID_VENDOR_FEATURES)
+		return false;
+	for (unsigned i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == KVM_CPUID_VENDOR_FEATURES)
+			return cpuid->entries[i].ebx == PVM_CPUID_SIGNATURE;
+	return false;
+}
+
+bool kvm_host_is_pvm(const struct kvm_cpuid2 *supported)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0 || kvm_cpuid_is_pvm(supported);
 }
 
 static int kvm_get_cpuid(struct kvm_host *host)
@@ -112,7 +134,7 @@ int kvm_host_open(struct kvm_host *host)
 		log_error("/dev/kvm: KVM_GET_MSR_INDEX_LIST failed: %s", strerror(errno));
 		goto fail;
 	}
-	host->pvm = kvm_host_is_pvm();
+	host->pvm = kvm_host_is_pvm(host->supported_cpuid);
 	host->has_xcrs = ioctl(host->fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 	return 0;
 fail:

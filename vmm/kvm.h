@@ -22,7 +22,12 @@ struct kvm_host {
  * one message ("/dev/kvm: no such device: is the kvm module loaded?") and returns -1. */
 int kvm_host_open(struct kvm_host *host);
 void kvm_host_close(struct kvm_host *host);
-/* True when /dev/kvm is PVM (module kvm_pvm loaded). */
-bool kvm_host_is_pvm(void);
+/* True when /dev/kvm is PVM: the kvm_pvm module is loaded, or KVM's supported CPUID carries
+ * PVM's vendor signature (kvm_cpuid_is_pvm). Inside a jail /sys is absent, so the signature is
+ * the only evidence there. */
+bool kvm_host_is_pvm(const struct kvm_cpuid2 *supported);
+/* PVM's signature: KVM's vendor-features leaf (0x40000002, reachable when leaf 0x40000000's EAX
+ * is at least that) has EBX = 0x4d5650 ("PVM"). Pure. */
+bool kvm_cpuid_is_pvm(const struct kvm_cpuid2 *cpuid);
 
 #endif
