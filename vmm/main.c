@@ -57,6 +57,11 @@ static int setup_signals(struct signal_watch *w)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	/* A shell starts background jobs with SIGINT ignored; an ignored signal is not queued
+	 * once unblocked elsewhere, so take the defaults back before blocking them. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);

@@ -293,3 +293,56 @@ expect_error() {
 	kill -TERM $pid
 	wait $pid || { cat "$TMP/err"; false; }
 }
+
+# ---- /dev/kvm problems: one clear line each, exit 1 ----
+
+@test "/dev/kvm missing" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
+	run unshare -m sh -c "mount -t tmpfs none /dev && exec '$WISP' --kernel '$ELF'"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"/dev/kvm: no such device"* ]]
+	[ "$(grep -c 'error:' <<<"$output")" -eq 1 ]
+}
+
+@test "/dev/kvm that is not KVM" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
+	run unshare -m sh -c "mount --bind /dev/null /dev/kvm && exec '$WISP' --kernel '$ELF'"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"/dev/kvm: API version"* ]]
+	[ "$(grep -c 'error:' <<<"$output")" -eq 1 ]
+}
+
+@test "/dev/kvm without permission" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to switch user"
+	[ "$(stat -c %a /dev/kvm)" = 600 ] || skip "/dev/kvm is not 0600 here"
+	cp "$ELF" "$TMP/k" && chmod 755 "$TMP" && chmod 644 "$TMP/k"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$WISP" --no-seccomp --kernel "$TMP/k"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"/dev/kvm: permission denied"* ]]
+	[ "$(grep -c 'error:' <<<"$output")" -eq 1 ]
+}
+
+@test "SIGINT stops a running guest cleanly with exit 0" {
+	timeout 60 "$WISP" --kernel "$ELF" --cmdline "console=ttyS0 wisp.test=counter" </dev/null >"$TMP/out" 2>"$TMP/err" &
+	pid=$!
+	for _ in $(seq 100); do grep -q "COUNTER 3" "$TMP/out" && break; sleep 0.05; done
+	grep -q "COUNTER 3" "$TMP/out"
+	kill -INT $pid
+	wait $pid
+}
+
+@test "a terminal is raw while the guest runs and restored afterwards" {
+	command -v script >/dev/null || skip "script (bsdutils) not installed"
+	# script gives wisp a pseudo-terminal; a background stty looks at it mid-run.
+	run script -qec "stty -g >'$TMP/before'; (sleep 0.5; stty -a </dev/tty >'$TMP/during') & \
+		'$WISP' --kernel '$ELF' --cmdline 'console=ttyS0 wisp.test=counter wisp.count=150'; \
+		echo rc=\$?; stty -g >'$TMP/after'" /dev/null
+	echo "$output"
+	[[ "$output" == *"rc=0"* ]]
+	grep -q -- "-icanon" "$TMP/during"
+	grep -q -- "-echo " "$TMP/during"
+	cmp "$TMP/before" "$TMP/after"
+}
