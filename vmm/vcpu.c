@@ -245,6 +245,13 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		vm_request_stop(vcpu->vm, 0);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
+		/* Shutdown and reset are the guest's way to stop (exit 0); a crash report is a
+		 * failure (exit 1), as a supervisor should see it. */
+		if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH) {
+			log_error("vcpu %u: guest reported a crash (system event)", vcpu->index);
+			vm_request_stop(vcpu->vm, 1);
+			return false;
+		}
 		log_info("vcpu %u: guest system event %u", vcpu->index, run->system_event.type);
 		vm_request_stop(vcpu->vm, 0);
 		return false;
