@@ -16,6 +16,7 @@ setup() {
 	PARENT="wisp-bats"
 	ROOT="$BASE/jail-probe/$ID/root"
 	PIDS=()
+	SHARED_MNT=
 }
 
 teardown() {
@@ -29,6 +30,7 @@ teardown() {
 		/sys/fs/cgroup/*/"$PARENT" /sys/fs/cgroup/"$PARENT"; do
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null || true
 	done
+	[ -z "$SHARED_MNT" ] || umount -l "$SHARED_MNT" 2>/dev/null || true
 	[ -n "$BASE" ] && rm -rf "$BASE"
 	[ -z "$NETNS" ] || ip netns del "$NETNS" 2>/dev/null || true
 }
@@ -231,6 +233,26 @@ start_jailed() {
 	grep -qE '^Max open files +128 +128 ' "/proc/$PID/limits"
 	# Only stdin, stdout, stderr were inherited.
 	[ "$(ls "/proc/$PID/fd" | sort -n | tr '\n' ' ')" = "0 1 2 " ]
+}
+
+@test "jailer: the jail's mounts stay private: the host never sees the jail root's bind mount" {
+	need_root
+	# Make the chroot base a shared mount so that, were the jailer to skip MS_PRIVATE, its
+	# bind mount of the jail root would propagate back into this (the host's) namespace.
+	mount --bind "$BASE" "$BASE"
+	SHARED_MNT=$BASE
+	mount --make-shared "$BASE"
+	grep -q " $BASE [^-]* shared:" /proc/self/mountinfo || { grep " $BASE " /proc/self/mountinfo; return 1; }
+	start_jailed -- --sleep 30
+	# The jail itself has its own root mount, nosuid (the jailer's bind + remount).
+	awk '$5 == "/" {print $6}' "/proc/$PID/mountinfo" | grep -q nosuid
+	# Nothing in the jail's namespace is a peer of a host mount.
+	! grep ' shared:' "/proc/$PID/mountinfo"
+	# The host sees no mount at the jail root (nor anywhere below the chroot base's own).
+	if awk -v b="$BASE/" 'index($5, b) == 1 {print; bad = 1} END {exit !bad}' /proc/self/mountinfo; then
+		echo "the jail's mounts leaked into the host"
+		return 1
+	fi
 }
 
 @test "jailer: a strict umask or a closed stdin does not leak into the jail" {
