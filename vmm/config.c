@@ -9,7 +9,9 @@
  */
 #include "vmm/config.h"
 
+#include "vmm/config_json.h"
 #include "vmm/log.h"
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,9 @@
  */
 #define CONFIG_MAX_MEM_MIB ((LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM + LAYOUT_MMIO_HOLE) >> 20)
 
-static const char *const config_log_levels[] = {"Error", "Warning", "Info", "Debug"};
+/* Firecracker's logger levels; wisp logs Trace as Debug and Off as nothing (config_json.h). */
+static const char *const config_log_levels[] = {"Error", "Warning", "Info",
+                                                "Debug", "Trace",   "Off"};
 
 void config_init(struct vm_config *cfg)
 {
@@ -97,12 +101,34 @@ static int check_path(const char *path, const char *field, char *err, size_t err
 	return 0;
 }
 
+/*
+ * The ranges of machine-config's numbers. The JSON parser calls these on the value as sent
+ * (which may be negative or not fit the struct), config_validate() on the struct, so an
+ * out-of-range value gets one message whatever its source.
+ */
+int config_check_vcpu_count(long long count, char *err, size_t errlen)
+{
+	if (count < 1 || count > CONFIG_MAX_VCPUS)
+		return error_set(err, errlen,
+		                 "machine-config.vcpu_count: must be between 1 and %d (got %lld)",
+		                 CONFIG_MAX_VCPUS, count);
+	return 0;
+}
+
+int config_check_mem_size_mib(long long mib, char *err, size_t errlen)
+{
+	if (mib < 1 || (unsigned long long)mib > CONFIG_MAX_MEM_MIB)
+		return error_set(
+		    err, errlen,
+		    "machine-config.mem_size_mib: must be between 1 and %llu (got %lld)",
+		    (unsigned long long)CONFIG_MAX_MEM_MIB, mib);
+	return 0;
+}
+
 static int check_machine(const struct vm_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->vcpu_count < 1 || cfg->vcpu_count > CONFIG_MAX_VCPUS)
-		return error_set(err, errlen,
-		                 "machine-config.vcpu_count: must be between 1 and %d (got %u)",
-		                 CONFIG_MAX_VCPUS, cfg->vcpu_count);
+	if (config_check_vcpu_count(cfg->vcpu_count, err, errlen) < 0)
+		return -1;
 	/* As Firecracker: with SMT each core has two threads, so the count must pair up. */
 	if (cfg->smt && cfg->vcpu_count > 1 && cfg->vcpu_count % 2)
 		return error_set(
@@ -110,12 +136,9 @@ static int check_machine(const struct vm_config *cfg, char *err, size_t errlen)
 		    "machine-config.vcpu_count: must be 1 or an even number when smt is "
 		    "enabled (got %u)",
 		    cfg->vcpu_count);
-	if (cfg->mem_size_mib < 1 || cfg->mem_size_mib > CONFIG_MAX_MEM_MIB)
-		return error_set(
-		    err, errlen,
-		    "machine-config.mem_size_mib: must be between 1 and %llu (got %llu)",
-		    (unsigned long long)CONFIG_MAX_MEM_MIB, (unsigned long long)cfg->mem_size_mib);
-	return 0;
+	/* Beyond LLONG_MAX (only a C caller can set that) the value is out of range anyway. */
+	return config_check_mem_size_mib(
+	    cfg->mem_size_mib > LLONG_MAX ? LLONG_MAX : (long long)cfg->mem_size_mib, err, errlen);
 }
 
 static int check_boot_source(const struct vm_config *cfg, char *err, size_t errlen)
@@ -255,7 +278,8 @@ static int check_logging(const struct vm_config *cfg, char *err, size_t errlen)
 			known = true;
 	if (!known)
 		return error_set(err, errlen,
-		                 "logger.level: \"%s\" is not one of Error, Warning, Info, Debug",
+		                 "logger.level: \"%s\" is not one of Error, Warning, Info, Debug, "
+		                 "Trace, Off",
 		                 cfg->log_level);
 	return 0;
 }

@@ -173,6 +173,24 @@ static int get_u64(const json_t *obj, const char *where, const char *key, bool r
 	return 0;
 }
 
+/* Any JSON integer, for fields whose range check wants the value as sent. */
+static int get_int(const json_t *obj, const char *where, const char *key, bool required,
+                   long long *out, bool *present, char *err, size_t errlen)
+{
+	json_t *v = NULL;
+
+	if (get_value(obj, where, key, required, &v, err, errlen) < 0)
+		return -1;
+	*present = v != NULL;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return error_set(err, errlen, "%s.%s: expected an integer, got %s", where, key,
+		                 type_name(v));
+	*out = (long long)json_integer_value(v);
+	return 0;
+}
+
 /* An object field; *out is NULL when not set. */
 static int get_object(const json_t *obj, const char *where, const char *key, bool required,
                       json_t **out, char *err, size_t errlen)
@@ -256,21 +274,24 @@ int config_json_parse_machine(const json_t *obj, const char *where, bool partial
 	static const char *const fields[] = {
 	    "vcpu_count",   "mem_size_mib", "smt", "track_dirty_pages",
 	    "cpu_template", "huge_pages",   NULL};
-	uint64_t vcpus = 0;
+	long long n = 0;
 	bool have;
 	char *tmpl = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (config_json_check_fields(obj, where, fields, err, errlen) < 0)
 		return -1;
-	/* Range checks belong to config_validate(); here only what fits the struct. */
-	if (get_u64(obj, where, "vcpu_count", !partial, UINT32_MAX, &vcpus, &have, err, errlen) < 0)
+	/* The ranges are config_validate()'s, checked here on the value as sent so that -1 or
+	 * 2^63 get the same message as 0 or 33 (and nothing is truncated into the struct). */
+	if (get_int(obj, where, "vcpu_count", !partial, &n, &have, err, errlen) < 0 ||
+	    (have && config_check_vcpu_count(n, err, errlen) < 0))
 		return -1;
-	out->vcpu_count = (unsigned)vcpus;
+	out->vcpu_count = (unsigned)n;
 	out->present |= have ? CONFIG_MACHINE_VCPU_COUNT : 0;
-	if (get_u64(obj, where, "mem_size_mib", !partial, UINT64_MAX >> 20, &out->mem_size_mib,
-	            &have, err, errlen) < 0)
+	if (get_int(obj, where, "mem_size_mib", !partial, &n, &have, err, errlen) < 0 ||
+	    (have && config_check_mem_size_mib(n, err, errlen) < 0))
 		return -1;
+	out->mem_size_mib = (uint64_t)n;
 	out->present |= have ? CONFIG_MACHINE_MEM_SIZE_MIB : 0;
 	if (get_bool(obj, where, "smt", false, &out->smt, &have, err, errlen) < 0)
 		return -1;
@@ -502,7 +523,7 @@ int config_json_parse_net_update(const json_t *obj, const char *where,
 
 const char *config_log_level_name(const char *text)
 {
-	static const char *const names[] = {"Error", "Warning", "Info", "Debug"};
+	static const char *const names[] = {"Error", "Warning", "Info", "Debug", "Trace", "Off"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcasecmp(text, names[i]))
@@ -520,23 +541,31 @@ void config_logger_free(struct config_logger *l)
 int config_json_parse_logger(const json_t *obj, const char *where, struct config_logger *out,
                              char *err, size_t errlen)
 {
-	static const char *const fields[] = {"log_path", "level", "show_level", "show_log_origin",
-	                                     NULL};
+	static const char *const fields[] = {"log_path",        "level",  "show_level",
+	                                     "show_log_origin", "module", NULL};
 	const char *canon;
+	char *module = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (config_json_check_fields(obj, where, fields, err, errlen) < 0 ||
-	    get_string(obj, where, "log_path", true, &out->log_path, err, errlen) < 0 ||
+	    get_string(obj, where, "log_path", false, &out->log_path, err, errlen) < 0 ||
 	    get_string(obj, where, "level", false, &out->level, err, errlen) < 0 ||
 	    get_bool(obj, where, "show_level", false, &out->show_level, NULL, err, errlen) < 0 ||
 	    get_bool(obj, where, "show_log_origin", false, &out->show_log_origin, NULL, err,
-	             errlen) < 0)
+	             errlen) < 0 ||
+	    get_string(obj, where, "module", false, &module, err, errlen) < 0)
 		goto fail;
+	free(module); /* type-checked, then ignored (see config_json.h) */
+	if (out->log_path && !out->log_path[0]) {
+		error_set(err, errlen, "%s.log_path: must be a non-empty path", where);
+		goto fail;
+	}
 	if (out->level) {
 		canon = config_log_level_name(out->level);
 		if (!canon) {
 			error_set(err, errlen,
-			          "%s.level: \"%s\" is not one of Error, Warning, Info, Debug",
+			          "%s.level: \"%s\" is not one of Error, Warning, Info, Debug, "
+			          "Trace, Off",
 			          where, out->level);
 			goto fail;
 		}
@@ -668,19 +697,23 @@ int config_apply_net(struct vm_config *cfg, const struct net_config *n, char *er
 int config_apply_logger(struct vm_config *cfg, struct config_logger *l, char *err, size_t errlen)
 {
 	char *path = cfg->log_path, *level = cfg->log_level;
+	bool new_path = l->log_path != NULL; /* absent: the destination (and its record) stay */
 
-	cfg->log_path = l->log_path;
+	if (new_path)
+		cfg->log_path = l->log_path;
 	cfg->log_level = l->level;
 	l->log_path = l->level = NULL;
 	config_logger_free(l);
 	if (config_validate(cfg, err, errlen) < 0) {
-		free(cfg->log_path);
+		if (new_path)
+			free(cfg->log_path);
 		free(cfg->log_level);
 		cfg->log_path = path;
 		cfg->log_level = level;
 		return -1;
 	}
-	free(path);
+	if (new_path)
+		free(path);
 	free(level);
 	return 0;
 }
@@ -1006,7 +1039,7 @@ json_t *config_json_to_json(const struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nnets && i < CONFIG_MAX_NETS; i++)
 		json_array_append_new(nets, net_to_json(&cfg->nets[i]));
 	json_object_set_new(root, "network-interfaces", nets);
-	if (cfg->log_path) {
+	if (cfg->log_path || cfg->log_level) {
 		j = json_object();
 		add_string(j, "log_path", cfg->log_path);
 		add_string(j, "level", cfg->log_level);

@@ -96,11 +96,19 @@ struct config_net_update {
 	struct rate_limiter_config rx, tx;
 };
 
-/* PUT /logger. show_level and show_log_origin are accepted for compatibility; wisp's log
- * lines always carry the level and never the origin. */
+/*
+ * PUT /logger, in Firecracker's current schema. Every field is optional:
+ *   log_path         NULL: messages stay where they go now (stderr unless redirected)
+ *   level            Firecracker's Error, Warning, Info, Debug, Trace, Off (any case).
+ *                    wisp has no level below Debug, so Trace logs as Debug; Off sends
+ *                    messages nowhere (errors still reach API clients in fault_message).
+ *   show_level, show_log_origin  accepted; wisp's lines always carry the level and never
+ *                    the origin
+ *   module           accepted and ignored: wisp's log is not split by module
+ */
 struct config_logger {
-	char *log_path; /* required */
-	char *level;    /* NULL or canonical "Error" | "Warning" | "Info" | "Debug" */
+	char *log_path; /* NULL: not given */
+	char *level;    /* NULL or the canonical name ("Error" ... "Off") */
 	bool show_level;
 	bool show_log_origin;
 };
@@ -168,7 +176,15 @@ int config_json_get_enum(const json_t *obj, const char *where, const char *key, 
 int config_parse_mac(const char *text, uint8_t mac[6]);
 /* 6 bytes -> "aa:bb:cc:dd:ee:ff" in buf (at least 18 bytes). */
 void config_format_mac(const uint8_t mac[6], char *buf);
-/* "Error", "warning", ... (any case) -> the canonical name, or NULL when unknown. */
+/* "Error", "warning", "TRACE", "off" ... (any case) -> the canonical name ("Error",
+ * "Warning", "Info", "Debug", "Trace", "Off"), or NULL when unknown. */
 const char *config_log_level_name(const char *text);
+
+/* config_validate()'s ranges for machine-config.vcpu_count (1..CONFIG_MAX_VCPUS) and
+ * mem_size_mib (1..the memory map's limit), on a value as a client sent it (negative or too
+ * large for the struct included): 0, or -1 with the message config_validate() gives, e.g.
+ * "machine-config.mem_size_mib: must be between 1 and 8388608 (got -1)". */
+int config_check_vcpu_count(long long count, char *err, size_t errlen);
+int config_check_mem_size_mib(long long mib, char *err, size_t errlen);
 
 #endif

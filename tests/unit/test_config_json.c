@@ -179,7 +179,23 @@ UNIT_TEST(config_json_refuses_bad_fields_with_path)
 	     "machine-config.vcpu_count: expected an integer"},
 	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
 	     "{\"vcpu_count\": -1, \"mem_size_mib\": 1}}",
-	     "machine-config.vcpu_count: must not be negative"},
+	     "machine-config.vcpu_count: must be between 1 and 32 (got -1)"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
+	     "{\"vcpu_count\": 4294967297, \"mem_size_mib\": 1}}",
+	     "machine-config.vcpu_count: must be between 1 and 32 (got 4294967297)"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
+	     "{\"vcpu_count\": 1, \"mem_size_mib\": -1}}",
+	     "machine-config.mem_size_mib: must be between 1 and 8387584 (got -1)"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
+	     "{\"vcpu_count\": 1, \"mem_size_mib\": 0}}",
+	     "machine-config.mem_size_mib: must be between 1 and 8387584 (got 0)"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
+	     "{\"vcpu_count\": 1, \"mem_size_mib\": 1000000000000}}",
+	     "machine-config.mem_size_mib: must be between 1 and 8387584 (got 1000000000000)"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
+	     "{\"vcpu_count\": 1, \"mem_size_mib\": 9223372036854775807}}",
+	     "machine-config.mem_size_mib: must be between 1 and 8387584 (got "
+	     "9223372036854775807)"},
 	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
 	     "{\"vcpu_count\": 64, \"mem_size_mib\": 1}}",
 	     "machine-config.vcpu_count: must be between 1 and 32"},
@@ -226,9 +242,15 @@ UNIT_TEST(config_json_refuses_bad_fields_with_path)
 	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"network-interfaces\": "
 	     "[{\"iface_id\": \"e\", \"host_dev_name\": \"0123456789abcdef\"}]}",
 	     "network-interfaces[0].host_dev_name: longer than 15 characters"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"logger\": {\"module\": "
+	     "5}}",
+	     "logger.module: expected a string, got an integer"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"logger\": {\"log_path\": "
+	     "\"\"}}",
+	     "logger.log_path: must be a non-empty path"},
 	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"logger\": {\"level\": "
-	     "\"Info\"}}",
-	     "logger.log_path: missing required field"},
+	     "\"Verbose\"}}",
+	     "logger.level: \"Verbose\" is not one of Error, Warning, Info, Debug, Trace, Off"},
 	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"logger\": {\"log_path\": "
 	     "\"/l\", \"level\": \"Loud\"}}",
 	     "logger.level: \"Loud\" is not one of"},
@@ -412,4 +434,55 @@ UNIT_TEST(config_json_updates_need_something)
 	CHECK(nu.has_rx && !nu.has_tx);
 	CHECK_EQ(nu.rx.ops.refill_time_ms, 2);
 	json_decref(o);
+}
+
+/* Firecracker's current logger schema: every field optional, Trace and Off, module. */
+UNIT_TEST(config_json_logger_firecracker_schema)
+{
+	static const char *const levels[][2] = {
+	    {"trace", "Trace"}, {"OFF", "Off"}, {"Debug", "Debug"}, {"error", "Error"}};
+	struct vm_config cfg;
+	struct config_logger l;
+	char *dump;
+	json_t *o;
+
+	config_init(&cfg);
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "{\"level\": \"%s\"}", levels[i][0]);
+		o = obj(text);
+		CHECK_EQ(config_json_parse_logger(o, "logger", &l, err, sizeof(err)), 0);
+		CHECK(l.log_path == NULL);
+		CHECK_STR_EQ(l.level, levels[i][1]);
+		config_logger_free(&l);
+		json_decref(o);
+	}
+	o = obj("{\"log_path\": \"/tmp/l\", \"level\": \"Trace\", \"module\": \"vmm::builder\","
+	        " \"show_level\": true, \"show_log_origin\": true}");
+	CHECK_EQ(config_json_parse_logger(o, "logger", &l, err, sizeof(err)), 0);
+	CHECK(l.show_level && l.show_log_origin);
+	CHECK_EQ(config_apply_logger(&cfg, &l, err, sizeof(err)), 0);
+	CHECK_STR_EQ(cfg.log_path, "/tmp/l");
+	CHECK_STR_EQ(cfg.log_level, "Trace");
+	json_decref(o);
+	/* Without log_path the destination stays; the level is replaced. */
+	o = obj("{\"level\": \"Off\"}");
+	CHECK_EQ(config_json_parse_logger(o, "logger", &l, err, sizeof(err)), 0);
+	CHECK_EQ(config_apply_logger(&cfg, &l, err, sizeof(err)), 0);
+	CHECK_STR_EQ(cfg.log_path, "/tmp/l");
+	CHECK_STR_EQ(cfg.log_level, "Off");
+	json_decref(o);
+	config_free(&cfg);
+
+	/* A --config-file logger without log_path loads and dumps back the same way. */
+	CHECK_EQ(parse(&cfg, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"logger\": "
+	                     "{\"level\": \"trace\", \"module\": \"api_server\"}}"),
+	         0);
+	CHECK(cfg.log_path == NULL);
+	CHECK_STR_EQ(cfg.log_level, "Trace");
+	dump = config_json_dump(&cfg);
+	CHECK_CONTAINS(dump, "\"level\": \"Trace\"");
+	free(dump);
+	config_free(&cfg);
 }
