@@ -9,11 +9,15 @@
  */
 #include "api-socket/api_routes.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmm/vmm.h"
 
@@ -357,10 +361,13 @@ static const struct api_route api_routes[] = {
     {ANY_METHOD, "/mmds/config", false, unsupported},
     {ANY_METHOD, "/balloon", false, unsupported},
     {ANY_METHOD, "/balloon/statistics", false, unsupported},
+    {ANY_METHOD, "/balloon/hinting", true, unsupported}, /* /start, /status, /stop */
     {ANY_METHOD, "/vsock", false, unsupported},
     {ANY_METHOD, "/entropy", false, unsupported},
     {ANY_METHOD, "/cpu-config", false, unsupported},
     {ANY_METHOD, "/hotplug/memory", false, unsupported},
+    {ANY_METHOD, "/serial", false, unsupported},
+    {ANY_METHOD, "/pmem", true, unsupported},
 };
 
 #define API_NROUTES  (sizeof(api_routes) / sizeof(api_routes[0]))
@@ -566,22 +573,37 @@ static void get_info_json(struct vmm *vmm, struct api_response *resp)
 	                       API_APP_NAME));
 }
 
+/* Where PUT /logger with level Off sends messages: wisp's log has no "off" switch, and an
+ * error must still be formatted (vmm_start hands the logged reason to the client). */
+#define API_LOG_OFF_PATH "/dev/null"
+
 static void put_logger_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct config_logger *l,
                             struct api_response *resp)
 {
-	static const enum log_level levels[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG};
-	static const char *const names[] = {"Error", "Warning", "Info", "Debug"};
+	/* Trace logs as Debug: wisp has nothing finer. */
+	static const enum log_level levels[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG,
+	                                        LOG_DEBUG};
+	static const char *const names[] = {"Error", "Warning", "Info", "Debug", "Trace"};
 	char err[API_ERR_MAX] = "";
-	int rc = ops->set_log_path(l->log_path);
+	bool off = l->level && !strcmp(l->level, "Off");
+	int rc;
 
-	if (rc < 0) {
+	/* log_path is opened even with Off, so that a bad path is reported as Firecracker does. */
+	if (l->log_path && (rc = ops->set_log_path(l->log_path)) < 0) {
 		api_response_error(resp, 400, "logger.log_path: cannot open %s: %s", l->log_path,
 		                   strerror(-rc));
 		return;
 	}
-	for (int i = 0; l->level && i < 4; i++)
+	if (off && (rc = ops->set_log_path(API_LOG_OFF_PATH)) < 0) {
+		api_response_error(resp, 400, "logger.level: Off: cannot open %s: %s",
+		                   API_LOG_OFF_PATH, strerror(-rc));
+		return;
+	}
+	for (size_t i = 0; l->level && i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(l->level, names[i]))
 			ops->set_log_level(levels[i]);
+	if (off)
+		ops->set_log_level(LOG_ERROR); /* the fewest lines formatted for nobody */
 	done(resp, config_apply_logger(&vmm->config, l, err, sizeof(err)), err);
 }
 
@@ -599,6 +621,59 @@ static void put_metrics_exec(struct vmm *vmm, const struct api_vmm_ops *ops, cha
 	rc = config_apply_metrics(&vmm->config, *path, err, sizeof(err));
 	*path = NULL; /* consumed */
 	done(resp, rc, err);
+}
+
+int api_check_file(const char *path, bool writable)
+{
+	/* O_NONBLOCK: a FIFO given as a kernel must not hang the event loop in open(). */
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	close(fd);
+	return rc;
+}
+
+/* The file check of one field: true when it passes (or there is nothing to check). */
+static bool file_ok(const struct api_vmm_ops *ops, const char *field, const char *path,
+                    bool writable, struct api_response *resp)
+{
+	int rc;
+
+	if (!path || !path[0] || !ops->check_file)
+		return true; /* empty paths get config_validate()'s message */
+	rc = ops->check_file(path, writable);
+	if (rc >= 0)
+		return true;
+	api_response_error(resp, 400, "%s: %s: %s", field, path, strerror(-rc));
+	return false;
+}
+
+static void put_boot_source_exec(struct vmm *vmm, const struct api_vmm_ops *ops,
+                                 struct config_boot_source *bs, struct api_response *resp)
+{
+	char err[API_ERR_MAX] = "";
+
+	if (!file_ok(ops, "boot-source.kernel_image_path", bs->kernel_image_path, false, resp) ||
+	    !file_ok(ops, "boot-source.initrd_path", bs->initrd_path, false, resp))
+		return;
+	done(resp, config_apply_boot_source(&vmm->config, bs, err, sizeof(err)), err);
+}
+
+static void put_drive_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct drive_config *d,
+                           struct api_response *resp)
+{
+	char err[API_ERR_MAX] = "";
+
+	if (!file_ok(ops, "drive.path_on_host", d->path_on_host, !d->is_read_only, resp))
+		return;
+	done(resp, config_apply_drive(&vmm->config, d, err, sizeof(err)), err);
 }
 
 static void instance_start(struct vmm *vmm, const struct api_vmm_ops *ops,
@@ -686,10 +761,7 @@ void api_execute(struct vmm *vmm, const struct api_vmm_ops *ops, struct api_acti
 			respond_json(resp, 200, config_json_machine_to_json(&vmm->config));
 			break;
 		case API_ACT_PUT_BOOT_SOURCE:
-			done(resp,
-			     config_apply_boot_source(&vmm->config, &act->u.boot_source, err,
-			                              sizeof(err)),
-			     err);
+			put_boot_source_exec(vmm, ops, &act->u.boot_source, resp);
 			break;
 		case API_ACT_PUT_MACHINE:
 		case API_ACT_PATCH_MACHINE:
@@ -700,9 +772,7 @@ void api_execute(struct vmm *vmm, const struct api_vmm_ops *ops, struct api_acti
 			     err);
 			break;
 		case API_ACT_PUT_DRIVE:
-			done(resp,
-			     config_apply_drive(&vmm->config, &act->u.drive, err, sizeof(err)),
-			     err);
+			put_drive_exec(vmm, ops, &act->u.drive, resp);
 			break;
 		case API_ACT_PUT_NET:
 			done(resp, config_apply_net(&vmm->config, &act->u.net, err, sizeof(err)),

@@ -33,12 +33,22 @@
  *   - GET /version answers {"firecracker_version": WISP_VERSION}: Firecracker's field name,
  *     which clients parse, with wisp's version. GET / has app_name "Wisp".
  *   - cpu_template and huge_pages are accepted only as "None"; CPU templates do not exist.
- *   - Logger: show_level and show_log_origin are accepted and ignored; level is
- *     case-insensitive (Error, Warning, Info, Debug). PUT /logger and PUT /metrics may be
- *     repeated before boot (Firecracker allows one initialization).
+ *   - Files: PUT /boot-source opens kernel_image_path and initrd_path for reading, PUT
+ *     /drives opens path_on_host read-only or read-write (is_read_only), as Firecracker
+ *     does, and refuses the request with the field and the OS error
+ *     ("boot-source.kernel_image_path: /x: No such file or directory"). InstanceStart
+ *     opens them again (a file can vanish in between) and its 400 carries the loader's
+ *     reason. --config-file is not checked here: its files are opened at start.
+ *   - Logger (Firecracker's current schema): every field optional; level is
+ *     case-insensitive (Error, Warning, Info, Debug, Trace, Off): Trace logs as Debug, Off
+ *     sends wisp's messages to /dev/null (errors still reach the client in fault_message);
+ *     show_level, show_log_origin and module are accepted and ignored. PUT /logger and PUT
+ *     /metrics may be repeated before boot (Firecracker allows one initialization).
  *   - Snapshots (/snapshot/create, /snapshot/load): 400 "snapshots are not supported yet".
- *     /mmds, /mmds/config, /balloon, /balloon/statistics, /vsock, /entropy, /cpu-config,
- *     /hotplug/memory: 400 "<path> is not supported by wisp", for any method.
+ *     /mmds, /mmds/config, /balloon, /balloon/statistics, /balloon/hinting/{start,status,
+ *     stop}, /vsock, /entropy, /cpu-config, /hotplug/memory, /serial, /pmem/{id}: 400
+ *     "<path> is not supported by wisp", for any method (not 404: they exist in
+ *     Firecracker).
  *   - boot-source takes a wisp extension, "boot_protocol": "Auto" | "Linux" | "PVH", printed by
  *     GET /vm/config only when not Auto.
  */
@@ -93,7 +103,18 @@ struct api_vmm_ops {
 	int (*set_metrics_path)(const char *path); /* 0 or -errno */
 	int (*set_log_path)(const char *path);     /* 0 or -errno */
 	void (*set_log_level)(enum log_level level);
+	/* Whether path can be opened for reading (writable: for reading and writing), as the
+	 * VM will open it: 0 or -errno. The server uses api_check_file(). NULL skips the
+	 * check (the fuzz target, which must not open files a fuzzer names). */
+	int (*check_file)(const char *path, bool writable);
 };
+
+/*
+ * Opens path read-only (writable: read-write), non-blocking, and closes it: 0, or -errno
+ * (-EISDIR for a directory, which open() alone lets through read-only). Event-loop thread
+ * (the API thread's seccomp filter has no openat).
+ */
+int api_check_file(const char *path, bool writable);
 
 enum api_action_kind {
 	API_ACT_GET_INFO,

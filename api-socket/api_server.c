@@ -51,6 +51,7 @@ static const struct api_vmm_ops api_vmm_ops_default = {
     .set_metrics_path = metrics_set_path,
     .set_log_path = log_set_path,
     .set_log_level = log_set_level,
+    .check_file = api_check_file,
 };
 
 struct api_client {

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api-socket/api_routes.h"
 #include "vmm/vmm.h"
@@ -16,6 +18,8 @@ static struct {
 	bool drive_limiter, net_rx, net_tx;
 	char log_path[80], metrics_path[80];
 	enum log_level level;
+	char checked[80]; /* the last path check_file saw */
+	bool checked_writable;
 } fake;
 
 static int fake_start(struct vmm *vmm, char *err, size_t errlen)
@@ -99,6 +103,18 @@ static void fake_level(enum log_level level)
 	fake.level = level;
 }
 
+/* Paths containing "missing" do not exist; "readonly" ones cannot be opened for writing. */
+static int fake_check_file(const char *path, bool writable)
+{
+	snprintf(fake.checked, sizeof(fake.checked), "%s", path);
+	fake.checked_writable = writable;
+	if (strstr(path, "missing"))
+		return -ENOENT;
+	if (writable && strstr(path, "readonly"))
+		return -EACCES;
+	return 0;
+}
+
 static const struct api_vmm_ops fake_ops = {
     .start = fake_start,
     .pause = fake_pause,
@@ -110,6 +126,7 @@ static const struct api_vmm_ops fake_ops = {
     .set_metrics_path = fake_metrics_path,
     .set_log_path = fake_log_path,
     .set_log_level = fake_level,
+    .check_file = fake_check_file,
 };
 
 static struct vmm vmm;
@@ -215,6 +232,14 @@ UNIT_TEST(api_machine_config_put_get_patch)
 	CHECK(fault_contains("machine-config.x: unknown field"));
 	CHECK_EQ(put("/machine-config", "{\"vcpu_count\": 33, \"mem_size_mib\": 256}"), 400);
 	CHECK(fault_contains("between 1 and 32"));
+	/* One message for every out-of-range value, the same as config_validate's. */
+	CHECK_EQ(put("/machine-config", "{\"vcpu_count\": -1, \"mem_size_mib\": 256}"), 400);
+	CHECK(fault_contains("machine-config.vcpu_count: must be between 1 and 32 (got -1)"));
+	CHECK_EQ(put("/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": -1}"), 400);
+	CHECK(
+	    fault_contains("machine-config.mem_size_mib: must be between 1 and 8387584 (got -1)"));
+	CHECK_EQ(patch("/machine-config", "{\"mem_size_mib\": 1000000000000}"), 400);
+	CHECK(fault_contains("must be between 1 and 8387584 (got 1000000000000)"));
 	CHECK_EQ(put("/machine-config", "{\"mem_size_mib\": 256}"), 400);
 	CHECK(fault_contains("machine-config.vcpu_count: missing required field"));
 	CHECK_EQ(vmm.config.mem_size_mib, 512); /* refused requests change nothing */
@@ -409,6 +434,103 @@ UNIT_TEST(api_logger_and_metrics)
 	CHECK(fault_contains("metrics.path: unknown field"));
 }
 
+UNIT_TEST(api_logger_firecracker_schema)
+{
+	reset();
+	/* Every field optional: no log_path keeps the destination. */
+	CHECK_EQ(put("/logger", "{\"level\": \"Warning\"}"), 204);
+	CHECK_STR_EQ(fake.log_path, "");
+	CHECK_EQ(fake.level, LOG_WARN);
+	CHECK(vmm.config.log_path == NULL);
+	CHECK_EQ(put("/logger", "{\"log_path\": \"/tmp/l\", \"level\": \"Trace\", \"module\":"
+	                        " \"vmm::builder\", \"show_level\": true, \"show_log_origin\":"
+	                        " false}"),
+	         204);
+	CHECK_STR_EQ(fake.log_path, "/tmp/l");
+	CHECK_EQ(fake.level, LOG_DEBUG); /* Trace logs as Debug */
+	CHECK_STR_EQ(vmm.config.log_level, "Trace");
+	/* Off: messages go nowhere, the configured path is kept in the configuration. */
+	CHECK_EQ(put("/logger", "{\"level\": \"off\"}"), 204);
+	CHECK_STR_EQ(fake.log_path, "/dev/null");
+	CHECK_EQ(fake.level, LOG_ERROR);
+	CHECK_STR_EQ(vmm.config.log_level, "Off");
+	CHECK_STR_EQ(vmm.config.log_path, "/tmp/l");
+	CHECK_EQ(get("/vm/config"), 200);
+	CHECK_CONTAINS(resp.body, "\"level\":\"Off\"");
+	CHECK_EQ(put("/logger", "{\"module\": 1}"), 400);
+	CHECK(fault_contains("logger.module: expected a string"));
+	CHECK_EQ(put("/logger", "{\"level\": \"Verbose\"}"), 400);
+	CHECK(fault_contains("is not one of Error, Warning, Info, Debug, Trace, Off"));
+	CHECK_EQ(put("/logger", "{\"log_path\": \"\"}"), 400);
+	CHECK(fault_contains("logger.log_path: must be a non-empty path"));
+	CHECK_STR_EQ(vmm.config.log_level, "Off"); /* refused requests change nothing */
+}
+
+UNIT_TEST(api_put_checks_files)
+{
+	reset();
+	CHECK_EQ(put("/boot-source", "{\"kernel_image_path\": \"/missing/k\"}"), 400);
+	CHECK(
+	    fault_contains("boot-source.kernel_image_path: /missing/k: No such file or directory"));
+	CHECK(vmm.config.kernel_image_path == NULL);
+	CHECK(!fake.checked_writable);
+	CHECK_EQ(put("/boot-source", "{\"kernel_image_path\": \"/k\", \"initrd_path\": "
+	                             "\"/missing-initrd\"}"),
+	         400);
+	CHECK(fault_contains("boot-source.initrd_path: /missing-initrd: No such file"));
+	CHECK(vmm.config.kernel_image_path == NULL);
+	CHECK_EQ(put("/boot-source", "{\"kernel_image_path\": \"/k\", \"initrd_path\": \"/i\"}"),
+	         204);
+	CHECK_STR_EQ(fake.checked, "/i");
+
+	/* Drives: read-write unless is_read_only. */
+	CHECK_EQ(put("/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/missing.img\","
+	                          " \"is_root_device\": false, \"is_read_only\": true}"),
+	         400);
+	CHECK(fault_contains("drive.path_on_host: /missing.img: No such file or directory"));
+	CHECK_EQ(put("/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/readonly.img\","
+	                          " \"is_root_device\": false, \"is_read_only\": false}"),
+	         400);
+	CHECK(fault_contains("drive.path_on_host: /readonly.img: Permission denied"));
+	CHECK(fake.checked_writable);
+	CHECK_EQ(vmm.config.ndrives, 0);
+	CHECK_EQ(put("/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/readonly.img\","
+	                          " \"is_root_device\": false, \"is_read_only\": true}"),
+	         204);
+	CHECK(!fake.checked_writable);
+	CHECK_EQ(vmm.config.ndrives, 1);
+	/* An empty path keeps config_validate's message. */
+	CHECK_EQ(put("/drives/e", "{\"drive_id\": \"e\", \"path_on_host\": \"\","
+	                          " \"is_root_device\": false, \"is_read_only\": true}"),
+	         400);
+	CHECK(fault_contains("path_on_host: must be a non-empty path"));
+}
+
+/* The server's real check, on real files. */
+UNIT_TEST(api_check_file_opens_as_the_vm_will)
+{
+	char dir[] = "/tmp/wisp-api-check.XXXXXX", path[64];
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	CHECK_EQ(api_check_file(path, false), -ENOENT);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fclose(f);
+	CHECK_EQ(api_check_file(path, false), 0);
+	CHECK_EQ(api_check_file(path, true), 0);
+	CHECK_EQ(api_check_file(dir, false), -EISDIR);
+	CHECK_EQ(api_check_file(dir, true), -EISDIR);
+	if (geteuid() != 0) { /* root opens anything */
+		chmod(path, 0400);
+		CHECK_EQ(api_check_file(path, true), -EACCES);
+		CHECK_EQ(api_check_file(path, false), 0);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 UNIT_TEST(api_pre_boot_resources_refused_after_start)
 {
 	static const char *const paths[][2] = {
@@ -447,6 +569,18 @@ UNIT_TEST(api_unsupported_and_unknown)
 	CHECK(fault_contains("/mmds is not supported by wisp"));
 	CHECK_EQ(get("/balloon"), 400);
 	CHECK_EQ(put("/vsock", "{}"), 400);
+	/* Firecracker's newer resources: 400 like the others, never 404 or 405. */
+	CHECK_EQ(put("/serial", "{\"serial_out_path\": \"/s\"}"), 400);
+	CHECK(fault_contains("/serial is not supported by wisp"));
+	CHECK_EQ(put("/pmem/pmem0", "{}"), 400);
+	CHECK(fault_contains("/pmem/pmem0 is not supported by wisp"));
+	CHECK_EQ(get("/pmem"), 400);
+	CHECK_EQ(patch("/balloon/hinting/start", "{}"), 400);
+	CHECK(fault_contains("/balloon/hinting/start is not supported by wisp"));
+	CHECK_EQ(get("/balloon/hinting/status"), 400);
+	CHECK(fault_contains("/balloon/hinting/status is not supported by wisp"));
+	CHECK_EQ(patch("/balloon/hinting/stop", "{}"), 400);
+	CHECK_EQ(get("/balloon/hinting/status/x"), 404);
 	CHECK_EQ(get("/nothing"), 404);
 	CHECK(fault_contains("Invalid request method and/or path: GET /nothing."));
 	CHECK(resp.allow == NULL);
