@@ -247,7 +247,7 @@ start_jailed() {
 	# The jail itself has its own root mount, nosuid (the jailer's bind + remount).
 	awk '$5 == "/" {print $6}' "/proc/$PID/mountinfo" | grep -q nosuid
 	# Nothing in the jail's namespace is a peer of a host mount.
-	! grep ' shared:' "/proc/$PID/mountinfo"
+	! grep ' shared:' "/proc/$PID/mountinfo" || return 1
 	# The host sees no mount at the jail root (nor anywhere below the chroot base's own).
 	if awk -v b="$BASE/" 'index($5, b) == 1 {print; bad = 1} END {exit !bad}' /proc/self/mountinfo; then
 		echo "the jail's mounts leaked into the host"
