@@ -5,11 +5,15 @@
 # last part boot the test guest (wisp.test=echo waits on the serial line forever, so the VM
 # stays Running) and skip when /dev/kvm or the guest is missing.
 #
-# BUILD selects the build directory (default: build).
+# BUILD selects the build directory (default: build), relative to the repository or absolute.
 
 setup() {
 	cd "$BATS_TEST_DIRNAME/../.."
 	B="${BUILD:-build}"
+	case "$B" in
+	/*) ;;
+	*) B="$PWD/$B" ;; # absolute, so the paths sent to the API work from anywhere
+	esac
 	WISP="$B/wisp"
 	GUEST="$B/guest/wisp-test-guest.elf"
 	[ -x "$WISP" ] || skip "$WISP not built"
@@ -98,16 +102,17 @@ EOF
 
 @test "api: configuration round trip through GET /vm/config and GET /machine-config" {
 	start_wisp
+	touch "$DIR/k" "$DIR/r.img"
 	[ "$(api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}')" = "204 " ]
 	[ "$(api PATCH /machine-config '{"mem_size_mib": 512}')" = "204 " ]
-	[ "$(api PUT /boot-source '{"kernel_image_path": "/k", "boot_args": "console=ttyS0"}')" = "204 " ]
-	[ "$(api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/r.img", "is_root_device": true, "is_read_only": false}')" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$DIR/k\", \"boot_args\": \"console=ttyS0\"}")" = "204 " ]
+	[ "$(api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$DIR/r.img\", \"is_root_device\": true, \"is_read_only\": false}")" = "204 " ]
 	[ "$(api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02"}')" = "204 " ]
 	run api GET /machine-config
 	[ "$output" = '200 {"vcpu_count":2,"mem_size_mib":512,"smt":false,"track_dirty_pages":false}' ]
 	run api GET /vm/config
 	[[ "$output" == 200* ]]
-	[[ "$output" == *'"kernel_image_path":"/k"'* ]]
+	[[ "$output" == *"\"kernel_image_path\":\"$DIR/k\""* ]]
 	[[ "$output" == *'"drive_id":"rootfs"'* ]]
 	[[ "$output" == *'"guest_mac":"06:00:ac:10:00:02"'* ]]
 }
@@ -117,9 +122,25 @@ EOF
 	expect_fault PUT /machine-config '{"vcpu_count": "2", "mem_size_mib": 1}' 400 'machine-config.vcpu_count: expected an integer'
 	expect_fault PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 1, "huge": 1}' 400 'machine-config.huge: unknown field'
 	expect_fault PUT /machine-config '{"vcpu_count": 0, "mem_size_mib": 1}' 400 'between 1 and 32'
+	# Every out-of-range number: config_validate's one message, with the value as sent.
+	expect_fault PUT /machine-config '{"vcpu_count": -1, "mem_size_mib": 64}' 400 'machine-config.vcpu_count: must be between 1 and 32 (got -1)'
+	expect_fault PUT /machine-config '{"vcpu_count": 1000, "mem_size_mib": 64}' 400 'machine-config.vcpu_count: must be between 1 and 32 (got 1000)'
+	expect_fault PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 0}' 400 'machine-config.mem_size_mib: must be between 1 and 8387584 (got 0)'
+	expect_fault PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": -1}' 400 'machine-config.mem_size_mib: must be between 1 and 8387584 (got -1)'
+	expect_fault PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 1000000000000}' 400 'machine-config.mem_size_mib: must be between 1 and 8387584 (got 1000000000000)'
+	expect_fault PATCH /machine-config '{"mem_size_mib": 1000000000000}' 400 'machine-config.mem_size_mib: must be between 1 and 8387584 (got 1000000000000)'
+	[ "$(api GET /machine-config)" = '200 {"vcpu_count":1,"mem_size_mib":128,"smt":false,"track_dirty_pages":false}' ]
 	expect_fault PUT /machine-config '{"vcpu_count": 2' 400 'machine-config: invalid JSON'
 	expect_fault PUT /boot-source '{}' 400 'boot-source.kernel_image_path: missing required field'
 	expect_fault PUT /drives/a '{"drive_id": "b", "path_on_host": "/r", "is_root_device": true, "is_read_only": false}' 400 'The id from the path does not match the id from the body!'
+	# Two root devices: the second is refused, the first stays.
+	touch "$DIR/r1.img" "$DIR/r2.img"
+	[ "$(api PUT /drives/r1 "{\"drive_id\": \"r1\", \"path_on_host\": \"$DIR/r1.img\", \"is_root_device\": true, \"is_read_only\": false}")" = "204 " ]
+	expect_fault PUT /drives/r2 "{\"drive_id\": \"r2\", \"path_on_host\": \"$DIR/r2.img\", \"is_root_device\": true, \"is_read_only\": false}" 400 'is already the root device; only one is allowed'
+	expect_fault PUT /drives/r2 "{\"drive_id\": \"r1\", \"path_on_host\": \"$DIR/r2.img\", \"is_root_device\": false, \"is_read_only\": false}" 400 'The id from the path does not match the id from the body!'
+	run api GET /vm/config
+	[[ "$output" == *'"drive_id":"r1"'* ]]
+	[[ "$output" != *'"drive_id":"r2"'* ]]
 	expect_fault PUT /drives/a.b '{}' 400 'API Resource IDs can only contain'
 	expect_fault PATCH /drives/a '{"drive_id": "a", "path_on_host": "/x"}' 400 'not supported before starting the microVM'
 	expect_fault PUT /network-interfaces/e '{"iface_id": "e", "host_dev_name": "tap0", "guest_mac": "zz"}' 400 'network-interface.guest_mac'
@@ -136,11 +157,84 @@ EOF
 	[[ "$output" == *"400 Bad Request"* ]]
 	[[ "$output" == *"Chunked transfer encoding is not supported"* ]]
 	head -c 60000 /dev/zero | tr '\0' ' ' >"$DIR/big"
-	run curl -s --unix-socket "$SOCK" -X PUT --data-binary @"$DIR/big" http://localhost/machine-config
-	[[ "$output" == *"Request payload with size 60000 is larger than the limit of 51200 allowed by server."* ]]
+	run curl -s --unix-socket "$SOCK" -o "$DIR/body" -w '%{http_code}' -X PUT --data-binary @"$DIR/big" http://localhost/machine-config
+	[ "$output" = 400 ]
+	grep -q '"fault_message":"Request payload with size 60000 is larger than the limit of 51200 allowed by server."' "$DIR/body"
 	run api GET /
 	[[ "$output" == 200* ]]
 	kill -0 "$WISP_PID"
+}
+
+@test "api: a 9 KB header gets 400 with fault_message, the connection closes, the server serves on" {
+	need_python
+	start_wisp
+	run raw '
+s.send(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9216 + b"\r\n\r\n")
+buf = b""
+while True:
+    try:
+        d = s.recv(65536)
+    except socket.timeout:
+        print("TIMEOUT: the server kept the connection open")
+        break
+    except ConnectionResetError:
+        print("CLOSED")
+        break
+    if not d:
+        print("CLOSED")
+        break
+    buf += d
+print(buf.decode())'
+	echo "$output"
+	[[ "$output" == *"HTTP/1.1 400 Bad Request"* ]]
+	[[ "$output" == *'{"fault_message":'* ]]
+	[[ "$output" == *"8192"* ]]
+	[[ "$output" == *"CLOSED"* ]]
+	run api GET /
+	[[ "$output" == 200* ]]
+	kill -0 "$WISP_PID"
+}
+
+@test "api: PUT /boot-source and /drives refuse files that cannot be opened, naming field and error" {
+	start_wisp
+	expect_fault PUT /boot-source '{"kernel_image_path": "/nonexistent/vmlinux"}' 400 'boot-source.kernel_image_path: /nonexistent/vmlinux: No such file or directory'
+	expect_fault PUT /boot-source "{\"kernel_image_path\": \"$DIR\"}" 400 "boot-source.kernel_image_path: $DIR: Is a directory"
+	touch "$DIR/k"
+	expect_fault PUT /boot-source "{\"kernel_image_path\": \"$DIR/k\", \"initrd_path\": \"$DIR/no-initrd\"}" 400 "boot-source.initrd_path: $DIR/no-initrd: No such file or directory"
+	expect_fault PUT /drives/d "{\"drive_id\": \"d\", \"path_on_host\": \"$DIR/no.img\", \"is_root_device\": false, \"is_read_only\": true}" 400 "drive.path_on_host: $DIR/no.img: No such file or directory"
+	# A read-write drive must open read-write (not enforceable as root: root opens anything).
+	if [ "$(id -u)" -ne 0 ]; then
+		touch "$DIR/ro.img"
+		chmod 0444 "$DIR/ro.img"
+		expect_fault PUT /drives/d "{\"drive_id\": \"d\", \"path_on_host\": \"$DIR/ro.img\", \"is_root_device\": false, \"is_read_only\": false}" 400 "drive.path_on_host: $DIR/ro.img: Permission denied"
+		[ "$(api PUT /drives/d "{\"drive_id\": \"d\", \"path_on_host\": \"$DIR/ro.img\", \"is_root_device\": false, \"is_read_only\": true}")" = "204 " ]
+	fi
+	run api GET /vm/config
+	[[ "$output" != *"kernel_image_path"* ]]
+	[[ "$output" != *"no.img"* ]]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$DIR/k\"}")" = "204 " ]
+}
+
+@test "api: PUT /logger takes Firecracker's current schema (no log_path, module, Trace, Off)" {
+	start_wisp
+	[ "$(api PUT /logger '{"level": "Trace", "module": "vmm::builder", "show_level": true, "show_log_origin": true}')" = "204 " ]
+	[ "$(api PUT /logger "{\"log_path\": \"$DIR/wisp.log\", \"level\": \"Off\"}")" = "204 " ]
+	[ -f "$DIR/wisp.log" ]
+	run api GET /vm/config
+	[[ "$output" == *'"level":"Off"'* ]]
+	# Off: a failed start logs nothing (neither file nor stderr), yet the client gets the reason.
+	touch "$DIR/k"
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$DIR/k\"}")" = "204 " ]
+	rm "$DIR/k"
+	expect_fault PUT /actions '{"action_type": "InstanceStart"}' 400 "Cannot start microvm: "
+	expect_fault PUT /logger '{"level": "Chatty"}' 400 'is not one of Error, Warning, Info, Debug, Trace, Off'
+	cat "$DIR/wisp.log" "$DIR/wisp.err"
+	[ ! -s "$DIR/wisp.log" ]
+	! grep -q error "$DIR/wisp.err"
+	# Back on: the same failure is logged to the file.
+	[ "$(api PUT /logger "{\"log_path\": \"$DIR/wisp.log\", \"level\": \"Warning\"}")" = "204 " ]
+	expect_fault PUT /actions '{"action_type": "InstanceStart"}' 400 "Cannot start microvm: "
+	grep -q "error: " "$DIR/wisp.log"
 }
 
 @test "api: 100 concurrent clients" {
@@ -253,7 +347,7 @@ need_vm() {
 
 boot_echo_guest() {
 	start_wisp
-	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$PWD/$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=echo\"}")" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=echo\"}")" = "204 " ]
 	[ "$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}')" = "204 " ]
 	run api PUT /actions '{"action_type": "InstanceStart"}'
 	echo "$output"
@@ -313,11 +407,45 @@ wait_serial() {
 	return 1
 }
 
+# Files are checked at PUT and again at InstanceStart: one removed in between gets a 400 naming
+# it (the loader's reason); the server still serves, and the fixed configuration boots (the
+# reset guest resets at once and wisp exits 0).
+@test "api: InstanceStart with a kernel that vanished: 400 names it; fixed, the guest boots" {
+	need_vm
+	cp "$GUEST" "$DIR/kernel.elf"
+	start_wisp
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$DIR/kernel.elf\", \"boot_args\": \"console=ttyS0 wisp.test=reset\"}")" = "204 " ]
+	rm "$DIR/kernel.elf"
+	expect_fault PUT /actions '{"action_type": "InstanceStart"}' 400 "$DIR/kernel.elf: No such file or directory"
+	run api GET /
+	[[ "$output" == *'"state":"Not started"'* ]]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=reset\"}")" = "204 " ]
+	[ "$(api PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
+	wait "$WISP_PID"
+	WISP_PID=
+}
+
+@test "api: InstanceStart with a drive that vanished: 400 names it; fixed, the guest boots" {
+	need_vm
+	head -c 1048576 /dev/zero >"$DIR/data.img"
+	start_wisp
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=reset\"}")" = "204 " ]
+	[ "$(api PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$DIR/data.img\", \"is_root_device\": false, \"is_read_only\": false}")" = "204 " ]
+	mv "$DIR/data.img" "$DIR/moved.img"
+	expect_fault PUT /actions '{"action_type": "InstanceStart"}' 400 "$DIR/data.img: No such file or directory"
+	run api GET /
+	[[ "$output" == *'"state":"Not started"'* ]]
+	[ "$(api PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$DIR/moved.img\", \"is_root_device\": false, \"is_read_only\": false}")" = "204 " ]
+	[ "$(api PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
+	wait "$WISP_PID"
+	WISP_PID=
+}
+
 @test "api: the full start sequence boots with the requested vcpus, memory, cmdline and drive" {
 	need_vm
 	head -c 1048576 /dev/zero >"$DIR/rootfs.img"
 	start_wisp
-	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$PWD/$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=memmap api.marker=42\"}")" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=memmap api.marker=42\"}")" = "204 " ]
 	[ "$(api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}')" = "204 " ]
 	[ "$(api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$DIR/rootfs.img\", \"is_root_device\": true, \"is_read_only\": false}")" = "204 " ]
 	[ "$(api PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
@@ -334,7 +462,7 @@ wait_serial() {
 	need_vm
 	head -c 1048576 /dev/zero >"$DIR/data.img"
 	start_wisp
-	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$PWD/$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=smp\"}")" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=smp\"}")" = "204 " ]
 	[ "$(api PUT /machine-config '{"vcpu_count": 3, "mem_size_mib": 128}')" = "204 " ]
 	[ "$(api PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
 	wait_serial "TEST smp PASS"
@@ -343,7 +471,7 @@ wait_serial() {
 
 	rm -f "$DIR/stdin" "$DIR/serial.out"
 	start_wisp
-	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$PWD/$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=blk-rw\"}")" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=blk-rw\"}")" = "204 " ]
 	[ "$(api PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$DIR/data.img\", \"is_root_device\": false, \"is_read_only\": false, \"io_engine\": \"Async\"}")" = "204 " ]
 	[ "$(api PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
 	wait_serial "TEST blk-rw PASS"
@@ -356,7 +484,7 @@ wait_serial() {
 @test "api: pause stops the guest's counter and resume continues it" {
 	need_vm
 	start_wisp
-	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$PWD/$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=10\"}")" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=10\"}")" = "204 " ]
 	[ "$(api PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
 	wait_serial "COUNTER 5"
 	[ "$(api PATCH /vm '{"state": "Paused"}')" = "204 " ]
@@ -376,7 +504,7 @@ wait_serial() {
 @test "api: SendCtrlAltDel reaches the guest's keyboard controller" {
 	need_vm
 	start_wisp
-	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$PWD/$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=kbd\"}")" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=kbd\"}")" = "204 " ]
 	[ "$(api PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
 	wait_serial "KBD ready"
 	[ "$(api PUT /actions '{"action_type": "SendCtrlAltDel"}')" = "204 " ]
@@ -388,7 +516,7 @@ wait_serial() {
 	need_vm
 	need_python
 	start_wisp
-	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$PWD/$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=echo\"}")" = "204 " ]
+	[ "$(api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=echo\"}")" = "204 " ]
 	[ "$(api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 96}')" = "204 " ]
 	run api GET /vm/config
 	[[ "$output" == 200* ]]
