@@ -3,7 +3,8 @@
 # there (172.16.0.1/24 on the host side), and the test guest's net-echo answers ARP, ping and
 # UDP echo as 172.16.0.2. Only these private addresses, inside that namespace, are ever used.
 # Needs root, /dev/kvm, ping (iputils-ping) and python3 (the UDP probe below).
-# BUILD selects the build directory (build or build-asan).
+# BUILD selects the build directory (build, build-asan, ...: relative to the repository or
+# absolute).
 
 GUEST_IP=172.16.0.2
 HOST_IP=172.16.0.1
@@ -11,9 +12,14 @@ MAC=06:00:ac:10:00:02
 PORT=7777
 
 setup() {
-	BUILD=${BUILD:-build}
-	WISP=$BUILD/wisp
-	GUEST=$BUILD/guest/wisp-test-guest.elf
+	cd "$BATS_TEST_DIRNAME/../.."
+	B=${BUILD:-build}
+	case "$B" in
+	/*) ;;
+	*) B=$PWD/$B ;; # absolute: the paths go into config files and API bodies
+	esac
+	WISP=$B/wisp
+	GUEST=$B/guest/wisp-test-guest.elf
 	[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace and tap)"
 	[ -x "$WISP" ] || skip "$WISP not built"
 	[ -f "$GUEST" ] || skip "$GUEST not built"
@@ -115,7 +121,7 @@ wisp_config() {
 	CONFIG=$BATS_TEST_TMPDIR/vm.json
 	cat >"$CONFIG" <<EOF
 {
-  "boot-source": {"kernel_image_path": "$PWD/$GUEST", "boot_args": "$2"},
+  "boot-source": {"kernel_image_path": "$GUEST", "boot_args": "$2"},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
   "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$1", "guest_mac": "$MAC"}]
 }
@@ -202,4 +208,44 @@ echo_round() {
 	[[ "$output" == *"tap $TAP: busy"* ]]
 	wisp_finish
 	[ "$status" -eq 0 ]
+}
+
+# api METHOD PATH BODY: one request on $SOCK; prints "STATUS BODY".
+api() {
+	local code
+	code=$(curl -s --unix-socket "$SOCK" -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' \
+		-X "$1" -H 'Content-Type: application/json' --data-binary "$3" "http://localhost$2")
+	echo "$code $(cat "$BATS_TEST_TMPDIR/body")"
+}
+
+@test "net: a NIC configured through the API socket answers ping" {
+	command -v curl >/dev/null || skip "curl not installed"
+	SOCK=$BATS_TEST_TMPDIR/api.sock
+	OUT=$BATS_TEST_TMPDIR/serial.out
+	ERR=$BATS_TEST_TMPDIR/wisp.err
+	ip netns exec "$NS" "$WISP" --api-sock "$SOCK" </dev/null >"$OUT" 2>"$ERR" &
+	WISP_PID=$!
+	for ((i = 0; i < 200; i++)); do
+		[ -S "$SOCK" ] && break
+		sleep 0.01
+	done
+	[ -S "$SOCK" ] || { cat "$ERR"; false; }
+	run api PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"wisp.test=net-echo wisp.ip=$GUEST_IP wisp.port=$PORT wisp.timeout_ms=60000\"}"
+	[ "$output" = "204 " ]
+	run api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
+	[ "$output" = "204 " ]
+	run api PUT /network-interfaces/eth0 "{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\"}"
+	[ "$output" = "204 " ]
+	run api PUT /actions '{"action_type": "InstanceStart"}'
+	echo "$output"
+	[ "$output" = "204 " ]
+	wait_for "NET ready" 30 || { cat "$OUT" "$ERR"; false; }
+	grep -q "NET ready mac=$MAC ip=$GUEST_IP" "$OUT"
+	run ip netns exec "$NS" ping -c 5 -W 2 "$GUEST_IP"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"5 packets transmitted, 5 received"* ]]
+	wisp_finish
+	[ "$status" -eq 0 ]
+	grep -q "TEST net-echo PASS" "$OUT"
 }
