@@ -4,7 +4,8 @@
 # limit on the NIC's TX (guest -> host) or RX (host -> guest) side must hold within 10% once
 # the initial bucket is spent; without a limit the same traffic must go faster. Only
 # 172.16.0.1/.2 inside the namespace this file creates are used.
-# Needs root, /dev/kvm and python3. BUILD selects the build directory.
+# Needs root, /dev/kvm and python3. BUILD selects the build directory (relative to the
+# repository or absolute).
 
 GUEST_IP=172.16.0.2
 HOST_IP=172.16.0.1
@@ -14,9 +15,14 @@ PAYLOAD=1400
 FRAME=$((PAYLOAD + 42)) # + UDP 8, IPv4 20, Ethernet 14: what the limiter counts
 
 setup() {
-	BUILD=${BUILD:-build}
-	WISP=$BUILD/wisp
-	GUEST=$BUILD/guest/wisp-test-guest.elf
+	cd "$BATS_TEST_DIRNAME/../.."
+	B=${BUILD:-build}
+	case "$B" in
+	/*) ;;
+	*) B=$PWD/$B ;; # absolute: the paths go into config files and API bodies
+	esac
+	WISP=$B/wisp
+	GUEST=$B/guest/wisp-test-guest.elf
 	[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace and tap)"
 	[ -x "$WISP" ] || skip "$WISP not built"
 	[ -f "$GUEST" ] || skip "$GUEST not built"
@@ -114,7 +120,7 @@ wisp_start() {
 	CONFIG=$BATS_TEST_TMPDIR/vm.json
 	cat >"$CONFIG" <<EOF
 {
-  "boot-source": {"kernel_image_path": "$PWD/$GUEST",
+  "boot-source": {"kernel_image_path": "$GUEST",
                   "boot_args": "wisp.test=net-echo wisp.ip=$GUEST_IP wisp.port=$PORT wisp.timeout_ms=60000"},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
   "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "wtap0"$limiter}]
