@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "vmm/config.h"
+#include "vmm/config_json.h"
 
 static char err[256];
 
@@ -257,5 +258,27 @@ UNIT_TEST(config_paths_and_levels)
 	config_set_string(&cfg.metrics_path, "");
 	CHECK_EQ(config_validate(&cfg, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "metrics.metrics_path");
+	config_free(&cfg);
+}
+
+/* config_validate() and the JSON parser share one message for out-of-range numbers. */
+UNIT_TEST(config_mem_size_range_one_message)
+{
+	struct vm_config cfg;
+	char from_json[256];
+
+	good_config(&cfg);
+	cfg.mem_size_mib = 1ULL << 40;
+	CHECK_EQ(config_validate(&cfg, err, sizeof(err)), -1);
+	CHECK_STR_EQ(err, "machine-config.mem_size_mib: must be between 1 and 8387584 (got "
+	                  "1099511627776)");
+	CHECK_EQ(config_check_mem_size_mib(1LL << 40, from_json, sizeof(from_json)), -1);
+	CHECK_STR_EQ(from_json, err);
+	CHECK_EQ(config_check_mem_size_mib(-1, from_json, sizeof(from_json)), -1);
+	CHECK_CONTAINS(from_json, "(got -1)");
+	CHECK_EQ(config_check_vcpu_count(-1, from_json, sizeof(from_json)), -1);
+	CHECK_STR_EQ(from_json, "machine-config.vcpu_count: must be between 1 and 32 (got -1)");
+	cfg.mem_size_mib = 8387584;
+	CHECK_EQ(config_validate(&cfg, err, sizeof(err)), 0);
 	config_free(&cfg);
 }
