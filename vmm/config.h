@@ -81,7 +81,7 @@ struct vm_config {
 	struct net_config nets[CONFIG_MAX_NETS];
 	/* logger, metrics */
 	char *log_path;
-	char *log_level; /* Error|Warning|Info|Debug */
+	char *log_level; /* Error|Warning|Info|Debug|Trace|Off (log_level_from_name) */
 	char *metrics_path;
 };
 

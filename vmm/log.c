@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,23 @@ void log_set_level(enum log_level level)
 	current_level = level;
 }
 
+int log_level_from_name(const char *name, enum log_level *level)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} names[] = {{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Info", LOG_INFO},
+	             {"Debug", LOG_DEBUG}, {"Trace", LOG_DEBUG},  {"Off", LOG_OFF}};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcasecmp(name, names[i].name)) {
+			*level = names[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int log_set_path(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
@@ -54,11 +72,17 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	int n;
 	va_list ap;
 
+	/* The last error is recorded whatever the level, even Off: callers hand it on. */
+	if (level == LOG_ERROR) {
+		va_start(ap, fmt);
+		vsnprintf(last_error, sizeof(last_error), fmt, ap);
+		va_end(ap);
+	}
 	if (level > current_level)
 		return;
 	if (current_level >= LOG_DEBUG) {
 		/* Debug runs carry a clock: milliseconds of CPU-independent time since start,
-		 * for start-up profiling (the boot timeline in docs/performance.md). */
+		 * for start-up profiling (the boot timeline in docs/benchmarks.md). */
 		struct timespec ts;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -69,13 +93,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = snprintf(buf, sizeof(buf), "wisp: %s: ", level_names[level]);
 	}
 	va_start(ap, fmt);
-	if (level == LOG_ERROR) {
-		va_list copy;
-
-		va_copy(copy, ap);
-		vsnprintf(last_error, sizeof(last_error), fmt, copy);
-		va_end(copy);
-	}
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (n >= (int)sizeof(buf) - 1)

@@ -10,9 +10,13 @@
 
 #include <stddef.h>
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* LOG_OFF prints nothing (Firecracker's level "Off"); the last error is still recorded. */
+enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
+/* Firecracker's level names, any case: Error, Warning, Info, Debug, Trace (= Debug), Off.
+ * 0 with *level set, or -1 for an unknown name. */
+int log_level_from_name(const char *name, enum log_level *level);
 /* Redirects messages to path (appended). 0, or -errno. */
 int log_set_path(const char *path);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

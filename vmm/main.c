@@ -71,29 +71,29 @@ static int setup_signals(struct signal_watch *w)
 	return evloop_add(w->vmm->loop, w->fd, EPOLLIN, on_signal, w);
 }
 
-static int apply_logging(const struct cli_options *opts)
+/* Logging and metrics from the command line, else from the config file's "logger" and
+ * "metrics" sections (the command line wins). */
+static int apply_logging(const struct cli_options *opts, const struct vm_config *cfg)
 {
-	static const char *const levels[] = {"Error", "Warning", "Info", "Debug"};
+	const char *level = opts->level ? opts->level : cfg->log_level;
+	const char *log_path = opts->log_path ? opts->log_path : cfg->log_path;
+	const char *metrics_path = opts->metrics_path ? opts->metrics_path : cfg->metrics_path;
+	enum log_level l;
 
-	if (opts->level) {
-		size_t i;
-
-		for (i = 0; i < 4; i++)
-			if (!strcasecmp(opts->level, levels[i]))
-				break;
-		if (i == 4) {
-			log_error("--level: '%s' is not Error, Warning, Info or Debug",
-			          opts->level);
+	if (level) {
+		if (log_level_from_name(level, &l) < 0) {
+			log_error("--level: '%s' is not Error, Warning, Info, Debug, Trace or Off",
+			          level);
 			return -1;
 		}
-		log_set_level((enum log_level)i);
+		log_set_level(l);
 	}
-	if (opts->log_path && log_set_path(opts->log_path) < 0) {
-		log_error("--log-path %s: %s", opts->log_path, strerror(errno));
+	if (log_path && log_set_path(log_path) < 0) {
+		log_error("log path %s: %s", log_path, strerror(errno));
 		return -1;
 	}
-	if (opts->metrics_path && metrics_set_path(opts->metrics_path) < 0) {
-		log_error("--metrics-path %s: %s", opts->metrics_path, strerror(errno));
+	if (metrics_path && metrics_set_path(metrics_path) < 0) {
+		log_error("metrics path %s: %s", metrics_path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -118,13 +118,13 @@ int main(int argc, char **argv)
 	vmm.seccomp = !opts.no_seccomp;
 	if (opts.no_seccomp)
 		log_warn("--no-seccomp: system-call filters are off; never use this in production");
-	if (apply_logging(&opts) < 0)
-		goto out_config;
 	if (opts.config_file &&
 	    config_json_load_file(&vmm.config, opts.config_file, err, sizeof(err)) < 0) {
 		log_error("config file %s: %s", opts.config_file, err);
 		goto out_config;
 	}
+	if (apply_logging(&opts, &vmm.config) < 0)
+		goto out_config;
 	vmm.loop = evloop_create();
 	if (!vmm.loop || vcpu_signal_init() < 0 || setup_signals(&sigw) < 0) {
 		log_error("event loop setup failed: %s", strerror(errno));

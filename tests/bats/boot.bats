@@ -161,6 +161,20 @@ JSON
 	[[ "$output" == *"TEST smp PASS"* ]]
 }
 
+@test "--config-file logger and metrics sections are applied" {
+	cat >"$TMP/vm.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$ELF", "boot_args": "console=ttyS0 wisp.test=reset"},
+  "logger": {"log_path": "$TMP/wisp.log", "level": "Info"},
+  "metrics": {"metrics_path": "$TMP/metrics.json"}
+}
+JSON
+	run timeout 60 "$WISP" --config-file "$TMP/vm.json" </dev/null
+	[ "$status" -eq 0 ]
+	grep -q "info: i8042: guest requested reset" "$TMP/wisp.log"
+	[ -e "$TMP/metrics.json" ]
+}
+
 # ---- bad input: one clear line, exit code 1, never a crash ----
 
 # Runs wisp with arguments and expects exit 1 and an error naming $1 on stderr.
