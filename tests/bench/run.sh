@@ -182,6 +182,9 @@ row "creation rate, $INFLIGHT in flight (/s)" "$w_rate" "$q_rate" "$rate_ratio" 
 
 # --- b) api: socket readiness and request latency ---------------------------------------------
 echo
+# The parallel launches above leave VM teardowns finishing in the kernel (SRCU callbacks) for a
+# moment after the last process exits; let them settle so the API figures do not inherit them.
+sleep "${SETTLE_S:-3}"
 echo "== api: exec -> control socket accepts a connection (no guest configured)"
 sock=$tmp/api.sock
 boot_tool -n "$READY_RUNS" -w 1 -s "$sock" -l wisp -- "$WISP" --api-sock "$sock"
