@@ -126,6 +126,39 @@ fi
 echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$have_qemu" = 1 ] || echo "qemu: qemu-system-x86_64 or /dev/kvm not available: QEMU figures are n/a"
 
+# --- api request latency, first: it is the figure most sensitive to other work on the host, and
+# the boot benchmarks leave VM teardowns running in the kernel for a while after they end.
+echo "== api: request round trip on one keep-alive connection ($API_COUNT of each, wisp only)"
+api_sock=/tmp/wisp-bench-$$.sock
+rm -f "$api_sock"
+"$WISP" --api-sock "$api_sock" </dev/null >"$tmp/api-wisp.out" 2>&1 &
+bg_pid=$!
+for _ in $(seq 200); do
+	[ -S "$api_sock" ] && break
+	sleep 0.01
+done
+get_p99=FAILED put_p99=FAILED get_med=FAILED put_med=FAILED
+if out=$("$API_LATENCY" "$api_sock" "$API_COUNT" 2>&1); then
+	indent '  ' <<<"$out"
+	get_med=$(get median_us "$(grep '^GET /' <<<"$out")")
+	get_p99=$(get p99_us "$(grep '^GET /' <<<"$out")")
+	put_med=$(get median_us "$(grep '^PUT /machine-config' <<<"$out")")
+	put_p99=$(get p99_us "$(grep '^PUT /machine-config' <<<"$out")")
+else
+	indent '  | ' <<<"$out" >&2
+	failed=1
+fi
+kill -TERM "$bg_pid" 2>/dev/null || true
+wait "$bg_pid" || {
+	echo "  wisp --api-sock did not exit cleanly on SIGTERM:" >&2
+	indent '  | ' <"$tmp/api-wisp.out" >&2
+	failed=1
+}
+bg_pid=""
+rm -f "$api_sock"
+row "API GET /, median / p99 (us)" "$get_med / $get_p99" "" "" "p99 < 200"
+row "API PUT /machine-config, median / p99 (us)" "$put_med / $put_p99" "" "" "p99 < 200"
+
 # --- a) boot: process start -> guest stop ------------------------------------------------------
 echo
 echo "== boot: exec -> exit of a guest that prints \"$RESET_PASS\" and resets (1 vCPU, $MEM_MIB MiB)"
@@ -201,36 +234,6 @@ row "API socket ready, CPU to SIGTERM exit (ms)" "$w_ready_cpu" "$q_ready_cpu" \
 	"$(ratio "$q_ready_cpu" "$w_ready_cpu")" "(FC <= 8 CPU-ms)"
 
 echo
-echo "== api: request round trip on one keep-alive connection ($API_COUNT of each, wisp only)"
-api_sock=/tmp/wisp-bench-$$.sock
-rm -f "$api_sock"
-"$WISP" --api-sock "$api_sock" </dev/null >"$tmp/api-wisp.out" 2>&1 &
-bg_pid=$!
-for _ in $(seq 200); do
-	[ -S "$api_sock" ] && break
-	sleep 0.01
-done
-get_p99=FAILED put_p99=FAILED get_med=FAILED put_med=FAILED
-if out=$("$API_LATENCY" "$api_sock" "$API_COUNT" 2>&1); then
-	indent '  ' <<<"$out"
-	get_med=$(get median_us "$(grep '^GET /' <<<"$out")")
-	get_p99=$(get p99_us "$(grep '^GET /' <<<"$out")")
-	put_med=$(get median_us "$(grep '^PUT /machine-config' <<<"$out")")
-	put_p99=$(get p99_us "$(grep '^PUT /machine-config' <<<"$out")")
-else
-	indent '  | ' <<<"$out" >&2
-	failed=1
-fi
-kill -TERM "$bg_pid" 2>/dev/null || true
-wait "$bg_pid" || {
-	echo "  wisp --api-sock did not exit cleanly on SIGTERM:" >&2
-	indent '  | ' <"$tmp/api-wisp.out" >&2
-	failed=1
-}
-bg_pid=""
-rm -f "$api_sock"
-row "API GET /, median / p99 (us)" "$get_med / $get_p99" "" "" "p99 < 200"
-row "API PUT /machine-config, median / p99 (us)" "$put_med / $put_p99" "" "" "p99 < 200"
 
 # --- c) memory of a running VM ----------------------------------------------------------------
 # mem_probe LABEL COMMAND...: starts COMMAND (a VMM running the counter guest, one line a
