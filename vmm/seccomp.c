@@ -165,8 +165,8 @@ static const struct seccomp_entry seccomp_vmm[] = {
     ALLOW(timerfd_settime, "rate-limiter refill timers"),
     ALLOW(getpid, "pthread_kill() asks for the tgid before tgkill"),
     TGKILL_SELF("kicking a vCPU thread out of KVM_RUN (pause, stop); own process only"),
-    ALLOW_IF(clone, ARG_BITS_SET(0, CLONE_THREAD), "threads only, never a new process"),
-    ERRNO(clone3, ENOSYS, "glibc falls back to clone(), whose flags the filter can see"),
+    /* No clone/clone3: every thread (API, vCPUs) exists before this filter goes on (vmm_start()
+     * installs it after vm_start()), so creating one afterwards fails closed. */
     IOCTL(KVM_IRQ_LINE, "level-triggered device interrupts from the event loop"),
     IOCTL(KVM_IRQFD, "wiring a virtqueue's interrupt eventfd when the driver activates it"),
     IOCTL(KVM_IOEVENTFD, "wiring a virtqueue's notify eventfd when the driver activates it"),
