@@ -233,6 +233,8 @@ static const struct {
     {SCMP_SYS(execveat), "execveat"},
     {SCMP_SYS(fork), "fork"},
     {SCMP_SYS(vfork), "vfork"},
+    {SCMP_SYS(clone), "clone"},
+    {SCMP_SYS(clone3), "clone3"},
     {SCMP_SYS(ptrace), "ptrace"},
     {SCMP_SYS(socket), "socket"},
     {SCMP_SYS(connect), "connect"},

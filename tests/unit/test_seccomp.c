@@ -191,3 +191,12 @@ UNIT_TEST(seccomp_installed_filter_traps_with_148)
 	CHECK(WIFEXITED(status));
 	CHECK_EQ(WEXITSTATUS(status), SECCOMP_EXIT_BAD_SYSCALL);
 }
+
+/* The SIGSYS report names the call even when no role allows it (clone, execve...). */
+UNIT_TEST(seccomp_reports_name_forbidden_calls)
+{
+	CHECK_STR_EQ(seccomp_syscall_name(SYS_clone), "clone");
+	CHECK_STR_EQ(seccomp_syscall_name(SYS_clone3), "clone3");
+	CHECK_STR_EQ(seccomp_syscall_name(SYS_execve), "execve");
+	CHECK_STR_EQ(seccomp_syscall_name(SYS_ioctl), "ioctl");
+}
