@@ -230,7 +230,7 @@ print(buf.decode())'
 	expect_fault PUT /logger '{"level": "Chatty"}' 400 'is not one of Error, Warning, Info, Debug, Trace, Off'
 	cat "$DIR/wisp.log" "$DIR/wisp.err"
 	[ ! -s "$DIR/wisp.log" ]
-	! grep -q error "$DIR/wisp.err"
+	! grep -q error "$DIR/wisp.err" || return 1
 	# Back on: the same failure is logged to the file.
 	[ "$(api PUT /logger "{\"log_path\": \"$DIR/wisp.log\", \"level\": \"Warning\"}")" = "204 " ]
 	expect_fault PUT /actions '{"action_type": "InstanceStart"}' 400 "Cannot start microvm: "

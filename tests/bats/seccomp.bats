@@ -180,7 +180,7 @@ boot() {
 	WISP_PID=
 	exec 7>&-
 	cat "$d/err"
-	! grep -q seccomp "$d/err"
+	! grep -q seccomp "$d/err" || return 1
 	[ "$rc" -eq 0 ]
 	grep -q 'TEST echo PASS' "$d/serial"
 	[ ! -e "$d/api.sock" ]
