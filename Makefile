@@ -43,7 +43,7 @@ BINS         :=
 
 all: bins
 
-include $(sort $(wildcard vmm/*.mk virtio/*.mk api-socket/*.mk jailer/*.mk tests/*/*.mk rootfs-tools/*.mk))
+include $(sort $(wildcard vmm/*.mk vmm/*/*.mk virtio/*.mk api-socket/*.mk jailer/*.mk tests/*/*.mk rootfs-tools/*.mk))
 
 WISP_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(WISP_SRCS))
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS))

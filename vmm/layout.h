@@ -42,7 +42,7 @@
 #define LAYOUT_CMDLINE_MAX 0x10000ULL /* room reserved; the protocol limit is checked apart */
 #define LAYOUT_MPTABLE     0x9fc00ULL
 #define LAYOUT_EBDA_END    0xa0000ULL /* first byte of the VGA/ROM hole */
-/* ACPI tables (vmm/acpi.c): the RSDP at the start of the BIOS read-only area, 16-byte aligned,
+/* ACPI tables (vmm/boot/acpi.c): the RSDP at the start of the BIOS read-only area, 16-byte aligned,
  * where an OS that gets no RSDP address from the boot protocol scans for "RSD PTR " (ACPI 6.4
  * section 5.2.5.1: 0xE0000-0xFFFFF); the XSDT, FADT, DSDT and MADT follow it, all below
  * LAYOUT_ACPI_END. The E820 map already reserves the range (the VGA/ROM hole). */

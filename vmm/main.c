@@ -9,7 +9,7 @@
 #include "api-socket/api.h"
 #include "vmm/cli.h"
 #include "vmm/config_json.h"
-#include "vmm/console.h"
+#include "vmm/legacy/console.h"
 #include "vmm/evloop.h"
 #include "vmm/log.h"
 #include "vmm/metrics.h"

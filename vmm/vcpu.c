@@ -6,7 +6,7 @@
  * reason and RIP: fail closed, never guess.
  */
 #include "vmm/vcpu.h"
-#include "vmm/cpu_boot.h"
+#include "vmm/boot/cpu_boot.h"
 #include "vmm/cpuid.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"

@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 
 struct vm;
 

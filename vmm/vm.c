@@ -7,14 +7,14 @@
  * vm_set_memory()). Everything runs on the calling (event-loop) thread; no helper threads.
  */
 #include "vmm/vm.h"
-#include "vmm/acpi.h"
-#include "vmm/cpu_boot.h"
+#include "vmm/boot/acpi.h"
+#include "vmm/boot/cpu_boot.h"
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include "vmm/log.h"
-#include "vmm/mptable.h"
+#include "vmm/boot/mptable.h"
 #include "vmm/vcpu.h"
 
 #include <errno.h>

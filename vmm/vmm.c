@@ -4,7 +4,7 @@
  */
 #include "vmm/vmm.h"
 #include "vmm/evloop.h"
-#include "vmm/i8042.h"
+#include "vmm/legacy/i8042.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/seccomp.h"

@@ -1,4 +1,5 @@
-# The monitor core. main.c is linked only into build/wisp (see the top Makefile).
+# The monitor core: KVM VM, memory, vCPUs, bus, event loop, CLI. main.c is linked only into
+# build/wisp (see the top Makefile). The boot path lives in vmm/boot/, the legacy PC devices in
+# vmm/legacy/, each with its own fragment.
 WISP_SRCS += vmm/guest_mem.c vmm/log.c vmm/bus.c vmm/evloop.c vmm/kvm.c vmm/cpuid.c \
-	     vmm/cpu_boot.c vmm/vcpu.c vmm/vm.c vmm/serial.c vmm/i8042.c vmm/legacy.c \
-	     vmm/console.c vmm/vmm.c vmm/cli.c
+	     vmm/vcpu.c vmm/vm.c vmm/vmm.c vmm/cli.c

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "vmm/layout.h"
-#include "vmm/loader.h"
-#include "vmm/mptable.h"
+#include "vmm/boot/loader.h"
+#include "vmm/boot/mptable.h"
 
 #define FUZZ_RAM_SIZE (32ULL << 20)
 

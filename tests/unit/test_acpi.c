@@ -2,13 +2,13 @@
  * test_acpi.c - the ACPI tables read back from guest RAM the way an OS finds them: scan
  * 0xE0000-0xFFFFF for the RSDP, follow it to the XSDT, look every table up by signature, and
  * check each field at the byte offsets of the ACPI 6.4 specification (chapter 5.2). Nothing here
- * uses vmm/acpi.c's structures, so a wrong layout there shows as a wrong byte here.
+ * uses vmm/boot/acpi.c's structures, so a wrong layout there shows as a wrong byte here.
  */
 #include "tests/unit/unit.h"
 #include "tests/unit/loader_test_images.h"
-#include "vmm/acpi.h"
+#include "vmm/boot/acpi.h"
 #include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 
 #include <stdlib.h>
 

@@ -1,5 +1,5 @@
 /*
- * test_cpu_boot.c - boot vCPU state and tables (vmm/cpu_boot.c), field by field.
+ * test_cpu_boot.c - boot vCPU state and tables (vmm/boot/cpu_boot.c), field by field.
  *
  * The expectations come from the two entry contracts, not from cpu_boot.c:
  *   - Linux Documentation/arch/x86/boot.rst, "64-bit BOOT PROTOCOL": 64-bit mode with paging,
@@ -13,7 +13,7 @@
  * registers: a mismatch would be what the kernel sees when it reloads a selector.
  */
 #include "tests/unit/unit.h"
-#include "vmm/cpu_boot.h"
+#include "vmm/boot/cpu_boot.h"
 #include "vmm/layout.h"
 
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  */
 #include "tests/unit/unit.h"
 #include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 
 #define CHECK_E820(e, a, s, t)                                                                     \
 	do {                                                                                       \

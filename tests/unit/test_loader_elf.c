@@ -2,7 +2,7 @@
 #include "tests/unit/unit.h"
 #include "tests/unit/loader_test_images.h"
 #include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 
 #include <stdlib.h>
 

@@ -5,8 +5,8 @@
 #include "tests/unit/unit.h"
 #include "tests/unit/loader_test_images.h"
 #include "vmm/layout.h"
-#include "vmm/loader.h"
-#include "vmm/pvh.h"
+#include "vmm/boot/loader.h"
+#include "vmm/boot/pvh.h"
 
 #include <stdlib.h>
 

@@ -4,7 +4,7 @@
  */
 #include "tests/unit/unit.h"
 #include "vmm/layout.h"
-#include "vmm/mptable.h"
+#include "vmm/boot/mptable.h"
 
 #include <stdlib.h>
 

@@ -1,10 +1,10 @@
 /*
- * test_serial.c - the 16550A register model (vmm/serial.c) without a VM: fake IRQ and kick
+ * test_serial.c - the 16550A register model (vmm/legacy/serial.c) without a VM: fake IRQ and kick
  * callbacks record what the device would tell the interrupt controller and the event loop.
  * Register numbers and bits are <linux/serial_reg.h>'s, i.e. what Linux's 8250 driver uses.
  */
 #include "tests/unit/unit.h"
-#include "vmm/serial.h"
+#include "vmm/legacy/serial.h"
 
 #include <stdlib.h>
 

@@ -1,5 +1,5 @@
 /* console.c - see console.h. */
-#include "vmm/console.h"
+#include "vmm/legacy/console.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -5,9 +5,9 @@
  *
  * Layouts below follow the spec's chapter 4; every structure is packed and little endian.
  */
-#include "vmm/mptable.h"
+#include "vmm/boot/mptable.h"
 #include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include "vmm/log.h"
 
 #include <stdint.h>

@@ -6,9 +6,9 @@
  * LAYOUT_ACPI_RSDP on, checksummed, and written with one guest_mem_write(), so a failure leaves
  * guest RAM untouched.
  */
-#include "vmm/acpi.h"
+#include "vmm/boot/acpi.h"
 #include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include "vmm/log.h"
 
 #include <string.h>

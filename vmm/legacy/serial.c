@@ -7,12 +7,12 @@
  * its probe, THRE interrupts raised when enabled and after each transmitted byte, RDA
  * interrupts while input is waiting, and IRQ gating by MCR OUT2 as on a PC.
  */
-#include "vmm/serial.h"
+#include "vmm/legacy/serial.h"
 #include "vmm/device.h"
 #include "vmm/evloop.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
-#include "vmm/console.h"
+#include "vmm/legacy/console.h"
 #include "vmm/vm.h"
 
 #include <errno.h>

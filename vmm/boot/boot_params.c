@@ -18,7 +18,7 @@
  *   0x070 acpi_rsdp_addr = info->acpi_rsdp (zero-page.rst: all protocols; older kernels ignore
  *         these bytes), so the kernel need not scan for the RSDP
  */
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 
 #include <string.h>
 

@@ -6,9 +6,9 @@
  * Every byte of an image, and its length, is hostile: checks come before any use, sums are
  * written so they cannot overflow, and guest RAM is touched only through guest_mem_*().
  */
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include "vmm/layout.h"
-#include "vmm/pvh.h"
+#include "vmm/boot/pvh.h"
 
 #include "vmm/log.h"
 #include <elf.h>

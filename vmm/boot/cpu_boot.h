@@ -12,7 +12,7 @@
 #include <linux/kvm.h>
 
 #include "vmm/guest_mem.h"
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 
 /* GDT selectors wisp's boot GDT provides (LAYOUT_GDT). The 64-bit boot protocol (boot.rst,
  * "64-bit BOOT PROTOCOL") names them: CS must be __BOOT_CS (0x10), DS/ES/SS __BOOT_DS (0x18),

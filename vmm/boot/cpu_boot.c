@@ -1,5 +1,5 @@
 /* cpu_boot.c - boot register state and tables (see cpu_boot.h). */
-#include "vmm/cpu_boot.h"
+#include "vmm/boot/cpu_boot.h"
 #include "vmm/layout.h"
 
 #include <string.h>

@@ -5,10 +5,10 @@
  * paths see one memory layout. Everything is built on the stack and written with
  * guest_mem_write(); a RAM too small for the fixed structures is an error, not a partial write.
  */
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include "vmm/log.h"
 #include "vmm/layout.h"
-#include "vmm/pvh.h"
+#include "vmm/boot/pvh.h"
 
 #include <string.h>
 

@@ -20,7 +20,7 @@
  * [load, load + max(protected-mode size, init_size)) and must lie in low RAM inside the boot
  * identity map. min_alignment (a fallback to smaller alignment) is not used.
  */
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include "vmm/log.h"
 #include "vmm/layout.h"
 

@@ -7,7 +7,7 @@
  * SendCtrlAltDel). Anything else is accepted and ignored. A guest reset stops the VM with exit
  * code 0, as a microVM has nothing to reboot into.
  */
-#include "vmm/i8042.h"
+#include "vmm/legacy/i8042.h"
 #include "vmm/device.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"

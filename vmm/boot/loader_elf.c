@@ -9,10 +9,10 @@
  * Accepted: ET_EXEC and ET_DYN (a position-dependent link that a PIE-by-default toolchain marks
  * ET_DYN); segments are placed at p_paddr as linked, never relocated.
  */
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include "vmm/log.h"
 #include "vmm/layout.h"
-#include "vmm/pvh.h"
+#include "vmm/boot/pvh.h"
 
 #include <elf.h>
 #include <stdio.h>
