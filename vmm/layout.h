@@ -21,6 +21,7 @@
  *   0x0010_0000  kernel load area (HIMEM)          LAYOUT_HIMEM
  *   ...          RAM up to min(mem, LAYOUT_MMIO_HOLE)
  *   0xc000_0000  32-bit MMIO hole, 1 GiB           LAYOUT_MMIO_HOLE
+ *   0xcfff_f000  boot timer (guest writes 123)     LAYOUT_BOOT_TIMER
  *   0xd000_0000  virtio-mmio devices, 4 KiB each   LAYOUT_VIRTIO_MMIO_BASE
  *   0xfec0_0000  IOAPIC (in-kernel)
  *   0xfee0_0000  LAPIC (in-kernel)
@@ -62,6 +63,15 @@
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
 #define LAYOUT_VIRTIO_IRQ_BASE  5
 #define LAYOUT_VIRTIO_MAX_DEVS  18 /* IRQs 5..22 on the IOAPIC's 24 pins */
+
+/* Boot timer (Firecracker's boot-timer device): one MMIO page just below the virtio-mmio
+ * devices. A guest's init writes LAYOUT_BOOT_TIMER_MAGIC to its first byte when user space is up
+ * (busybox: `devmem 0xcffff000 8 123`); wisp logs the time since process start and since
+ * InstanceStart. The page is neither RAM nor described in the DSDT, so Linux's /dev/mem
+ * (STRICT_DEVMEM, IO_STRICT_DEVMEM) lets user space write it. */
+#define LAYOUT_BOOT_TIMER       0xcffff000ULL
+#define LAYOUT_BOOT_TIMER_SIZE  0x1000ULL
+#define LAYOUT_BOOT_TIMER_MAGIC 123
 
 #define LAYOUT_IOAPIC 0xfec00000ULL
 #define LAYOUT_LAPIC  0xfee00000ULL
