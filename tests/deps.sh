@@ -11,7 +11,9 @@ packages=(
 	bats curl iproute2 iputils-ping python3 procps # end-to-end tests (curl --unix-socket, netns, tap, ping)
 	clang libclang-rt-14-dev llvm                 # libFuzzer builds for `make fuzz`
 	qemu-system-x86 fio                           # side-by-side benchmarks, host I/O reference
-	lz4 xz-utils zstd gzip                        # rootfs-tools/debian-kernel.sh (stock kernel for linux.bats)
+	lz4 xz-utils zstd gzip                        # rootfs-tools/guest-kernel (the stock kernel)
+	acpica-tools                                  # iasl -d: tests/bats/acpi.bats decompiles the ACPI tables
+	busybox-static cpio kmod e2fsprogs file       # rootfs-tools: initramfs, modules.dep, ext4 images; tests/linux
 )
 
 missing=()

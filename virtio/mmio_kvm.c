@@ -264,8 +264,10 @@ int virtio_mmio_create(struct vm *vm, const struct virtio_device_ops *ops, void 
 	if (wire(t) < 0)
 		goto fail;
 	/* vm_add_device() last: once it succeeds, vm_destroy() owns t. */
-	if (vm_cmdline_append(vm, "virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base,
-	                      irq) < 0 ||
+	/* With ACPI the DSDT announces the device; the command-line form is for kernels without
+	 * ACPI (and needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, which Debian's kernels lack). */
+	if ((!vm_guest_uses_acpi(vm) && vm_cmdline_append(vm, "virtio_mmio.device=4K@0x%llx:%u",
+	                                                  (unsigned long long)base, irq) < 0) ||
 	    bus_register(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, t) < 0 ||
 	    vm_add_device(vm, &virtio_mmio_bus_ops, t) < 0) {
 		log_error("%s: cannot register virtio-mmio device at 0x%llx", ops->name,

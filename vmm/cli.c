@@ -24,6 +24,8 @@ static const char usage_text[] =
     "  --mem-mib N            guest RAM in MiB (default 128)\n"
     "  --vcpus N              vCPUs, 1 to 32 (default 1)\n"
     "  --smt                  two threads per core in the CPUID topology\n"
+    "  --no-acpi              no ACPI tables: MP table only, virtio-mmio devices on the command\n"
+    "                         line (virtio_mmio.device=) for kernels without ACPI\n"
     "  --drive SPEC           id=ID,path=FILE[,root=on][,readonly=on][,cache=unsafe|writeback]\n"
     "                         [,io=sync|async][,partuuid=UUID]   (repeatable)\n"
     "  --net SPEC             id=ID,tap=TAPNAME[,mac=XX:XX:XX:XX:XX:XX]   (repeatable)\n"
@@ -48,6 +50,7 @@ enum {
 	OPT_MEM,
 	OPT_VCPUS,
 	OPT_SMT,
+	OPT_NO_ACPI,
 	OPT_DRIVE,
 	OPT_NET,
 	OPT_CONFIG,
@@ -70,6 +73,7 @@ static const struct option long_options[] = {
     {"mem-mib", required_argument, NULL, OPT_MEM},
     {"vcpus", required_argument, NULL, OPT_VCPUS},
     {"smt", no_argument, NULL, OPT_SMT},
+    {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"drive", required_argument, NULL, OPT_DRIVE},
     {"net", required_argument, NULL, OPT_NET},
     {"config-file", required_argument, NULL, OPT_CONFIG},
@@ -334,6 +338,9 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, struct vm_config 
 			break;
 		case OPT_SMT:
 			cfg->smt = true;
+			break;
+		case OPT_NO_ACPI:
+			cfg->no_acpi = true;
 			break;
 		case OPT_DRIVE:
 			rc = cli_add_drive(cfg, optarg);

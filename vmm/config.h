@@ -74,6 +74,9 @@ struct vm_config {
 	uint64_t mem_size_mib;
 	bool smt;
 	bool track_dirty_pages;
+	/* --no-acpi (wisp extension, command line only): no ACPI tables; virtio-mmio devices are
+	 * then announced on the kernel command line (virtio_mmio.device=) instead of the DSDT. */
+	bool no_acpi;
 	/* drives, network-interfaces (in the order they were added) */
 	unsigned ndrives;
 	struct drive_config drives[CONFIG_MAX_DRIVES];

@@ -48,7 +48,7 @@
  * section 5.2.5.1: 0xE0000-0xFFFFF); the XSDT, FADT, DSDT and MADT follow it, all below
  * LAYOUT_ACPI_END. The E820 map already reserves the range (the VGA/ROM hole). */
 #define LAYOUT_ACPI_RSDP 0xe0000ULL
-#define LAYOUT_ACPI_END  0xe1000ULL /* one page: room for 254 vCPUs' MADT entries */
+#define LAYOUT_ACPI_END  0xe2000ULL /* two pages: 254 vCPUs' MADT entries and 18 devices' AML */
 #define LAYOUT_HIMEM     0x100000ULL
 
 /* The 32-bit MMIO hole: RAM stops here and continues at 4 GiB. */
@@ -85,6 +85,17 @@
 #define PORT_COM1_IRQ   4
 #define PORT_I8042_DATA 0x60
 #define PORT_I8042_CMD  0x64
+#define PORT_I8042_IRQ  1    /* the keyboard's ISA IRQ */
 #define PORT_POST       0x80 /* POST code / I/O delay, written by Linux, ignored */
+/* ACPI hardware-reduced power management (vmm/legacy/acpi_pm.c), named by the FADT's
+ * SLEEP_CONTROL_REG, SLEEP_STATUS_REG and RESET_REG (one byte each). Linux powers off by
+ * writing SLP_TYP (from the DSDT's _S5) << 2 | SLP_EN to the sleep control register, and
+ * resets (reboot=a, or when other methods fail) by writing ACPI_PM_RESET_VALUE to the reset
+ * register; both end wisp with exit code 0. Ports no PC device uses. */
+#define PORT_ACPI_SLEEP_CONTROL 0x600
+#define PORT_ACPI_SLEEP_STATUS  0x601
+#define PORT_ACPI_RESET         0x602
+#define ACPI_PM_S5_SLP_TYP      5    /* the _S5 package's SLP_TYPa */
+#define ACPI_PM_RESET_VALUE     0x01 /* the FADT's RESET_VALUE */
 
 #endif

@@ -62,6 +62,24 @@ int vm_cmdline_append(struct vm *vm, const char *fmt, ...)
 	return 0;
 }
 
+bool vm_guest_uses_acpi(const struct vm *vm)
+{
+	const char *args = vm->config->boot_args ? vm->config->boot_args : CONFIG_DEFAULT_BOOT_ARGS;
+	const char *p = args;
+	static const char off[] = "acpi=off";
+
+	if (vm->config->no_acpi)
+		return false;
+	while ((p = strstr(p, off)) != NULL) {
+		bool starts = p == args || p[-1] == ' ',
+		     ends = p[sizeof(off) - 1] == '\0' || p[sizeof(off) - 1] == ' ';
+		if (starts && ends)
+			return false;
+		p += sizeof(off) - 1;
+	}
+	return true;
+}
+
 int vm_virtio_slot(struct vm *vm, uint64_t *mmio_base, unsigned *irq)
 {
 	if (vm->nvirtio == LAYOUT_VIRTIO_MAX_DEVS) {
@@ -299,8 +317,10 @@ static int vm_load_guest(struct vm *vm)
 		goto out;
 	}
 	/* Both CPU descriptions: ACPI for kernels without MP-table support (and the RSDP address
-	 * for the boot info, so written first), the MP table for kernels without ACPI. */
-	if (acpi_write_tables(&vm->mem, vm->nvcpus, &info.acpi_rsdp, err, sizeof(err)) < 0) {
+	 * for the boot info, so written first), the MP table for kernels without ACPI. The DSDT
+	 * lists the devices, so this runs after vm_create_devices(). */
+	if (!vm->config->no_acpi && acpi_write_tables(&vm->mem, vm->nvcpus, vm->nvirtio,
+	                                              &info.acpi_rsdp, err, sizeof(err)) < 0) {
 		log_error("ACPI tables: %s", err);
 		goto out;
 	}

@@ -75,6 +75,10 @@ void vm_destroy(struct vm *vm);
 int vm_add_device(struct vm *vm, const struct device_ops *ops, void *dev);
 /* Appends " text" to the guest command line. 0, or -1 when it would not fit. */
 int vm_cmdline_append(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when the guest gets ACPI tables and reads them: not --no-acpi, and "acpi=off" is not a
+ * word of the kernel command line. Devices that ACPI describes announce themselves on the
+ * command line only when this is false. */
+bool vm_guest_uses_acpi(const struct vm *vm);
 /* Hands out the next virtio-mmio slot: its MMIO base and IRQ (GSI). 0, or -1 when full. */
 int vm_virtio_slot(struct vm *vm, uint64_t *mmio_base, unsigned *irq);
 

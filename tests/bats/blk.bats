@@ -152,6 +152,18 @@ PY
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"BLK dev=0 capacity=2048"* ]]
 	[[ "$output" == *"BLK_ID rootfs"* ]]
+	# The root drive takes the first virtio-mmio slot (the DSDT's first LNRO0005 device) and
+	# the command line names it by PARTUUID; with ACPI no virtio_mmio.device= is appended.
+	[[ "$output" == *"VIRTIO dev=0 base=0xd0000000 irq=5 id=2"* ]]
+	[[ "$output" == *"root=PARTUUID=0eadbeef-01 rw"* ]]
+	[[ "$output" != *"virtio_mmio.device="* ]]
+	# --no-acpi: the same devices on the command line, the root drive first
+	run timeout 30 "$WISP" --no-api --no-acpi --kernel "$GUEST" --cmdline "wisp.test=blk-id" \
+		--drive "id=data,path=$DATA" --drive "id=rootfs,path=$IMG,root=on,partuuid=0eadbeef-01" \
+		</dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"VIRTIO via=cmdline"* ]]
+	[[ "$output" == *"BLK_ID rootfs"* ]]
 	[[ "$output" == *"virtio_mmio.device=4K@0xd0000000:5 root=PARTUUID=0eadbeef-01 rw virtio_mmio.device=4K@0xd0001000:6"* ]]
 	# and the second device is the data drive
 	run timeout 30 "$WISP" --no-api --kernel "$GUEST" --cmdline "wisp.test=blk-id wisp.dev=1" \

@@ -60,6 +60,27 @@ static __noreturn void test_reset(void)
 }
 GUEST_TEST("reset", test_reset);
 
+/* acpi-poweroff: powers off the way a hardware-reduced ACPI kernel does (FADT sleep registers,
+ * ACPI 6.4 4.8.3.7): clears WAK_STS at 0x601, then writes SLP_TYP 5 (the DSDT's _S5) << 2 |
+ * SLP_EN to 0x600. wisp.junk=1 first writes what a guest must not: SLP_EN with another SLP_TYP,
+ * a wrong reset value, a word-wide write; wisp ignores and counts them. PASS means "about to
+ * power off"; the host checks that wisp exits 0. */
+static __noreturn void test_acpi_poweroff(void)
+{
+	if (cmdline_get_u64("wisp.junk", 0)) {
+		outb(0x600, 3 << 2 | 0x20);
+		outb(0x602, 0x55);
+		asm volatile("outw %0, %1" : : "a"((u16)0x3434), "Nd"((u16)0x600));
+		gprintf("ACPI junk written, still running\n");
+	}
+	gprintf("TEST acpi-poweroff PASS\n");
+	outb(0x601, 0x80);
+	outb(0x600, 5 << 2 | 0x20);
+	for (;;)
+		cpu_relax();
+}
+GUEST_TEST("acpi-poweroff", test_acpi_poweroff);
+
 /* shutdown: PASS means "about to triple-fault"; the host checks the VMM saw a shutdown. */
 static __noreturn void test_shutdown(void)
 {

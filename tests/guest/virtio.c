@@ -73,30 +73,52 @@ static bool parse_device(const char *v, size_t len, struct virtio_dev *d)
 	return size >= 0x200 && d->base >= 0xc0000000 && d->base + size <= 0x100000000ULL;
 }
 
+/* Reads a device's identity and features; fails the test when the window holds no virtio-mmio
+ * version 2 device. */
+static void virtio_probe(struct virtio_dev *d, int n)
+{
+	if (virtio_read32(d, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC)
+		test_fail("no virtio-mmio magic at %#lx", d->base);
+	if (virtio_read32(d, VIRTIO_MMIO_VERSION) != 2)
+		test_fail("virtio-mmio at %#lx is version %u, not 2", d->base,
+		          virtio_read32(d, VIRTIO_MMIO_VERSION));
+	d->device_id = virtio_read32(d, VIRTIO_MMIO_DEVICE_ID);
+	virtio_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	d->features = (u64)virtio_read32(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	virtio_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	d->features |= virtio_read32(d, VIRTIO_MMIO_DEVICE_FEATURES);
+	gprintf("VIRTIO dev=%d base=%#lx irq=%u id=%u features=%#lx\n", n, d->base, d->irq,
+	        d->device_id, d->features);
+}
+
+/* The devices on the command line (virtio_mmio.device=, wisp --no-acpi or acpi=off), else the
+ * ones the DSDT describes (acpi_dsdt.c). Prints "VIRTIO via=cmdline|acpi" first. */
 int virtio_discover(struct virtio_dev *devs, int max)
 {
 	size_t pos = 0, len;
 	const char *v;
 	int n = 0;
 
+	if (!cmdline_next("virtio_mmio.device", &pos, &len)) {
+		gprintf("VIRTIO via=acpi\n");
+		n = acpi_virtio_devices(devs, max);
+		for (int i = 0; i < n; i++) {
+			if (devs[i].base < 0xc0000000 || devs[i].base + 0x200 > 0x100000000ULL)
+				test_fail("DSDT: virtio-mmio window %#lx outside the MMIO hole",
+				          devs[i].base);
+			virtio_probe(&devs[i], i);
+		}
+		return n;
+	}
+	gprintf("VIRTIO via=cmdline\n");
+	pos = 0;
 	while ((v = cmdline_next("virtio_mmio.device", &pos, &len)) && n < max) {
 		struct virtio_dev *d = &devs[n];
 
 		memset(d, 0, sizeof(*d));
 		if (!parse_device(v, len, d))
 			test_fail("bad virtio_mmio.device=%.*s", (int)len, v);
-		if (virtio_read32(d, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC)
-			test_fail("no virtio-mmio magic at %#lx", d->base);
-		if (virtio_read32(d, VIRTIO_MMIO_VERSION) != 2)
-			test_fail("virtio-mmio at %#lx is version %u, not 2", d->base,
-			          virtio_read32(d, VIRTIO_MMIO_VERSION));
-		d->device_id = virtio_read32(d, VIRTIO_MMIO_DEVICE_ID);
-		virtio_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-		d->features = (u64)virtio_read32(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-		virtio_write32(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-		d->features |= virtio_read32(d, VIRTIO_MMIO_DEVICE_FEATURES);
-		gprintf("VIRTIO dev=%d base=%#lx irq=%u id=%u features=%#lx\n", n, d->base, d->irq,
-		        d->device_id, d->features);
+		virtio_probe(d, n);
 		n++;
 	}
 	return n;

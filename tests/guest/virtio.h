@@ -141,6 +141,10 @@ static inline volatile u16 *virtq_avail_event(struct virtq *q)
 	return (volatile u16 *)((u64)q->used + 4 + 8 * q->size);
 }
 
+/* The virtio-mmio devices the DSDT describes (acpi_dsdt.c): up to max of them, base and irq
+ * filled in; 0 when there are no ACPI tables. */
+int acpi_virtio_devices(struct virtio_dev *devs, int max);
+
 /* Parses every virtio_mmio.device=<size>@<addr>:<irq>[:<id>] word and probes the windows.
  * Returns the number of devices found (fails the test on a malformed word). */
 int virtio_discover(struct virtio_dev *devs, int max);

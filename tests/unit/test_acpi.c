@@ -120,22 +120,30 @@ static void check_fadt(bool *unit_failed, const uint8_t *ram, struct found *f)
 	CHECK_EQ(rd(ram, a + 64, 4), 0);      /* PM1a_CNT_BLK */
 	CHECK_EQ(rd(ram, a + 208 + 4, 8), 0); /* X_PM_TMR_BLK address */
 	CHECK_EQ(rd(ram, a + 148 + 4, 8), 0); /* X_PM1a_EVT_BLK address */
-	CHECK_EQ(rd(ram, a + 244 + 4, 8), 0); /* SLEEP_CONTROL_REG address */
+	/* SLEEP_CONTROL_REG, SLEEP_STATUS_REG: system I/O (1), 8 bits, byte access, wisp's ports.
+	 */
+	CHECK_EQ(rd(ram, a + 244, 4), 0x01000801);
+	CHECK_EQ(rd(ram, a + 244 + 4, 8), PORT_ACPI_SLEEP_CONTROL);
+	CHECK_EQ(rd(ram, a + 256, 4), 0x01000801);
+	CHECK_EQ(rd(ram, a + 256 + 4, 8), PORT_ACPI_SLEEP_STATUS);
 	/* IAPC_BOOT_ARCH: legacy devices, 8042, no VGA, no MSI, no CMOS RTC; not ASPM. */
 	CHECK_EQ(rd(ram, a + 109, 2), 0x2f);
 	CHECK(rd(ram, a + 109, 2) & (1 << 1));
-	/* Flags: PWR_BUTTON, SLP_BUTTON (no fixed buttons), HW_REDUCED_ACPI (bit 20). */
+	/* Flags: PWR_BUTTON, SLP_BUTTON (no fixed buttons), RESET_REG_SUP (bit 10),
+	 * HW_REDUCED_ACPI (bit 20). */
 	CHECK(rd(ram, a + 112, 4) & (1u << 20));
-	CHECK_EQ(rd(ram, a + 112, 4), (1u << 20) | (1u << 5) | (1u << 4));
-	CHECK_EQ(rd(ram, a + 116, 8) | rd(ram, a + 124, 4) | ram[a + 128],
-	         0);                      /* RESET_REG, RESET_VALUE: none */
+	CHECK_EQ(rd(ram, a + 112, 4), (1u << 20) | (1u << 10) | (1u << 5) | (1u << 4));
+	/* RESET_REG at 116 (system I/O byte at PORT_ACPI_RESET), RESET_VALUE at 128. */
+	CHECK_EQ(rd(ram, a + 116, 4), 0x01000801);
+	CHECK_EQ(rd(ram, a + 120, 8), PORT_ACPI_RESET);
+	CHECK_EQ(ram[a + 128], ACPI_PM_RESET_VALUE);
 	CHECK_EQ(rd(ram, a + 129, 2), 0); /* ARM_BOOT_ARCH */
 	CHECK(memcmp(ram + a + 268, "WISP\0\0\0\0", 8) == 0);
 	f->dsdt = rd(ram, a + 140, 8); /* X_DSDT */
 	CHECK(f->dsdt != 0);
 	CHECK_EQ(rd(ram, a + 40, 4), f->dsdt); /* the 32-bit DSDT agrees */
 	check_header(unit_failed, ram, f->dsdt, "DSDT", 2, &f->dsdt_len);
-	CHECK_EQ(f->dsdt_len, 36); /* header only, no AML */
+	CHECK(f->dsdt_len > 36); /* AML after the header; its contents: acpi.bats (iasl -d) */
 }
 
 /* 5.2.12: LAPIC address and PCAT_COMPAT, then n enabled local APICs (BSP first), the IOAPIC,
@@ -200,7 +208,7 @@ static void check_madt(bool *unit_failed, const uint8_t *ram, struct found *f, u
 }
 
 /* The tables do not overlap each other or the RSDP, and end where acpi_size() says. */
-static void check_placement(bool *unit_failed, const struct found *f, unsigned n)
+static void check_placement(bool *unit_failed, const struct found *f, unsigned n, unsigned nvirtio)
 {
 	const uint64_t start[] = {f->rsdp, f->xsdt, f->fadt, f->dsdt, f->madt};
 	const uint64_t len[] = {36, f->xsdt_len, f->fadt_len, f->dsdt_len, f->madt_len};
@@ -213,10 +221,10 @@ static void check_placement(bool *unit_failed, const struct found *f, unsigned n
 		if (start[i] + len[i] > end)
 			end = start[i] + len[i];
 	}
-	CHECK_EQ(end - LAYOUT_ACPI_RSDP, acpi_size(n));
+	CHECK_EQ(end - LAYOUT_ACPI_RSDP, acpi_size(n, nvirtio));
 }
 
-static void check_acpi(bool *unit_failed, unsigned n)
+static void check_acpi(bool *unit_failed, unsigned n, unsigned nvirtio)
 {
 	struct guest_mem mem;
 	uint8_t *ram = calloc(1, ACPI_TEST_RAM);
@@ -227,7 +235,7 @@ static void check_acpi(bool *unit_failed, unsigned n)
 	if (!ram)
 		UNIT_FAIL("calloc");
 	guest_mem_init_buffer(&mem, ram, ACPI_TEST_RAM);
-	CHECK_EQ(acpi_write_tables(&mem, n, &rsdp, err, sizeof(err)), 0);
+	CHECK_EQ(acpi_write_tables(&mem, n, nvirtio, &rsdp, err, sizeof(err)), 0);
 	CHECK_EQ(rsdp, LAYOUT_ACPI_RSDP);
 	find_rsdp(unit_failed, ram, &f);
 	if (!*unit_failed)
@@ -237,30 +245,31 @@ static void check_acpi(bool *unit_failed, unsigned n)
 	if (!*unit_failed)
 		check_madt(unit_failed, ram, &f, n);
 	if (!*unit_failed)
-		check_placement(unit_failed, &f, n);
+		check_placement(unit_failed, &f, n, nvirtio);
 	free(ram);
 }
 
 UNIT_TEST(acpi_one_vcpu)
 {
-	check_acpi(unit_failed, 1);
+	check_acpi(unit_failed, 1, 0);
 }
 
 UNIT_TEST(acpi_two_vcpus)
 {
-	check_acpi(unit_failed, 2);
+	check_acpi(unit_failed, 2, 2);
 }
 
 UNIT_TEST(acpi_32_vcpus_fit_in_the_acpi_area)
 {
-	CHECK(LAYOUT_ACPI_RSDP + acpi_size(32) <= LAYOUT_ACPI_END);
-	check_acpi(unit_failed, 32);
+	CHECK(LAYOUT_ACPI_RSDP + acpi_size(32, 0) <= LAYOUT_ACPI_END);
+	check_acpi(unit_failed, 32, 0);
 }
 
 UNIT_TEST(acpi_most_vcpus_fit_in_the_acpi_area)
 {
-	CHECK(LAYOUT_ACPI_RSDP + acpi_size(ACPI_MAX_VCPUS) <= LAYOUT_ACPI_END);
-	check_acpi(unit_failed, ACPI_MAX_VCPUS);
+	CHECK(LAYOUT_ACPI_RSDP + acpi_size(ACPI_MAX_VCPUS, LAYOUT_VIRTIO_MAX_DEVS) <=
+	      LAYOUT_ACPI_END);
+	check_acpi(unit_failed, ACPI_MAX_VCPUS, LAYOUT_VIRTIO_MAX_DEVS);
 }
 
 /* The area is reserved, not RAM, in the E820 map (the kernel must not reuse it). */
@@ -296,17 +305,20 @@ UNIT_TEST(acpi_rejects_bad_counts_and_small_ram)
 
 	CHECK(ram);
 	guest_mem_init_buffer(&mem, ram, ACPI_TEST_RAM);
-	CHECK_EQ(acpi_write_tables(&mem, 0, &rsdp, err, sizeof(err)), -1);
+	CHECK_EQ(acpi_write_tables(&mem, 0, 0, &rsdp, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "not 0");
-	CHECK_EQ(acpi_write_tables(&mem, ACPI_MAX_VCPUS + 1, &rsdp, err, sizeof(err)), -1);
+	CHECK_EQ(acpi_write_tables(&mem, ACPI_MAX_VCPUS + 1, 0, &rsdp, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "not 255");
+	CHECK_EQ(acpi_write_tables(&mem, 1, LAYOUT_VIRTIO_MAX_DEVS + 1, &rsdp, err, sizeof(err)),
+	         -1);
+	CHECK_CONTAINS(err, "virtio devices");
 	CHECK_EQ(rsdp, 0x1234);
 	/* RAM that ends before the area, and RAM that ends inside it. */
 	guest_mem_init_buffer(&mem, ram, 512 << 10);
-	CHECK_EQ(acpi_write_tables(&mem, 1, &rsdp, err, sizeof(err)), -1);
+	CHECK_EQ(acpi_write_tables(&mem, 1, 0, &rsdp, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "too small");
 	guest_mem_init_buffer(&mem, ram, LAYOUT_ACPI_RSDP + 0x100);
-	CHECK_EQ(acpi_write_tables(&mem, 1, &rsdp, err, sizeof(err)), -1);
+	CHECK_EQ(acpi_write_tables(&mem, 1, 0, &rsdp, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "too small");
 	CHECK_EQ(rsdp, 0x1234);
 	/* Nothing was written on failure. */
@@ -333,7 +345,7 @@ static void check_boot_info_rsdp(bool *unit_failed, bool pvh)
 	         0);
 	CHECK_EQ(info.mode, pvh ? BOOT_ENTRY_PVH32 : BOOT_ENTRY_LINUX64);
 	CHECK_EQ(info.acpi_rsdp, 0); /* cleared by the loader */
-	CHECK_EQ(acpi_write_tables(&mem, 4, &info.acpi_rsdp, err, sizeof(err)), 0);
+	CHECK_EQ(acpi_write_tables(&mem, 4, 1, &info.acpi_rsdp, err, sizeof(err)), 0);
 	CHECK_EQ(loader_write_boot_info(&mem, &info, "console=ttyS0", 0, 0, err, sizeof(err)), 0);
 	if (pvh) {
 		CHECK_EQ(rd(ram, LAYOUT_PVH_INFO, 4), 0x336ec578);

@@ -7,8 +7,9 @@
  * guest RAM untouched.
  */
 #include "vmm/boot/acpi.h"
-#include "vmm/layout.h"
+#include "vmm/boot/aml.h"
 #include "vmm/boot/loader.h"
+#include "vmm/layout.h"
 #include "vmm/log.h"
 
 #include <string.h>
@@ -27,9 +28,13 @@
 #define ACPI_MADT_REVISION 5 /* 5.2.12: revision of the ACPI 6.3/6.4 MADT */
 
 /* 5.2.9, Fixed ACPI Description Table Fixed Feature Flags. */
-#define ACPI_FADT_PWR_BUTTON (1u << 4)  /* no fixed-feature power button ... */
-#define ACPI_FADT_SLP_BUTTON (1u << 5)  /* ... or sleep button (there is none at all) */
-#define ACPI_FADT_HW_REDUCED (1u << 20) /* no fixed hardware: SCI, PM timer, PM1/GPE blocks */
+#define ACPI_FADT_PWR_BUTTON    (1u << 4)  /* no fixed-feature power button ... */
+#define ACPI_FADT_SLP_BUTTON    (1u << 5)  /* ... or sleep button (there is none at all) */
+#define ACPI_FADT_RESET_REG_SUP (1u << 10) /* RESET_REG and RESET_VALUE are valid */
+#define ACPI_FADT_HW_REDUCED    (1u << 20) /* no fixed hardware: SCI, PM timer, PM1/GPE blocks */
+/* 5.2.3.2: Generic Address Structure address space and access size for a one-byte port. */
+#define ACPI_GAS_SYSTEM_IO   1
+#define ACPI_GAS_ACCESS_BYTE 1
 /* 5.2.9.3, IA-PC Boot Architecture Flags. */
 #define ACPI_IAPC_LEGACY_DEVICES (1u << 0) /* ISA-style devices exist: COM1, i8042 */
 #define ACPI_IAPC_8042           (1u << 1) /* an 8042 at ports 0x60/0x64 (wisp's reset line) */
@@ -212,12 +217,16 @@ _Static_assert(sizeof(struct acpi_madt_lapic_nmi) == 6, "Local APIC NMI is 6 byt
 
 #define ACPI_ALIGN(x) (((x) + 15) & ~(size_t)15)
 
-/* Offsets from LAYOUT_ACPI_RSDP, in the order the tables are laid out. */
+/* Offsets from LAYOUT_ACPI_RSDP, in the order the tables are laid out; the DSDT, whose size
+ * depends on the devices, comes last. */
 #define ACPI_OFF_XSDT ACPI_ALIGN(sizeof(struct acpi_rsdp))
 #define ACPI_XSDT_LEN (sizeof(struct acpi_header) + ACPI_XSDT_ENTRIES * sizeof(uint64_t))
 #define ACPI_OFF_FADT (ACPI_OFF_XSDT + ACPI_ALIGN(ACPI_XSDT_LEN))
-#define ACPI_OFF_DSDT (ACPI_OFF_FADT + ACPI_ALIGN(sizeof(struct acpi_fadt)))
-#define ACPI_OFF_MADT (ACPI_OFF_DSDT + ACPI_ALIGN(sizeof(struct acpi_header)))
+#define ACPI_OFF_MADT (ACPI_OFF_FADT + ACPI_ALIGN(sizeof(struct acpi_fadt)))
+
+/* The DSDT's AML for the most devices: COM1 and the i8042 (about 100 bytes), each virtio-mmio
+ * device (about 60 bytes), _S5; measured by the unit tests, with room to spare. */
+#define ACPI_DSDT_AML_MAX 1536
 
 static size_t acpi_madt_size(unsigned nvcpus)
 {
@@ -226,18 +235,20 @@ static size_t acpi_madt_size(unsigned nvcpus)
 	       sizeof(struct acpi_madt_lapic_nmi);
 }
 
-size_t acpi_size(unsigned nvcpus)
+static size_t acpi_off_dsdt(unsigned nvcpus)
 {
-	return ACPI_OFF_MADT + acpi_madt_size(nvcpus);
+	return ACPI_OFF_MADT + ACPI_ALIGN(acpi_madt_size(nvcpus));
 }
 
 #define ACPI_MAX_BYTES (LAYOUT_ACPI_END - LAYOUT_ACPI_RSDP)
-_Static_assert(ACPI_OFF_MADT + sizeof(struct acpi_madt) +
-                       ACPI_MAX_VCPUS * sizeof(struct acpi_madt_lapic) +
-                       sizeof(struct acpi_madt_ioapic) + sizeof(struct acpi_madt_iso) +
-                       sizeof(struct acpi_madt_lapic_nmi) <=
+_Static_assert(ACPI_OFF_MADT +
+                       ACPI_ALIGN(sizeof(struct acpi_madt) +
+                                  ACPI_MAX_VCPUS * sizeof(struct acpi_madt_lapic) +
+                                  sizeof(struct acpi_madt_ioapic) + sizeof(struct acpi_madt_iso) +
+                                  sizeof(struct acpi_madt_lapic_nmi)) +
+                       sizeof(struct acpi_header) + ACPI_DSDT_AML_MAX <=
                    ACPI_MAX_BYTES,
-               "the tables for ACPI_MAX_VCPUS fit below LAYOUT_ACPI_END");
+               "the tables for ACPI_MAX_VCPUS and the largest DSDT fit below LAYOUT_ACPI_END");
 
 /* The byte that makes the len bytes at p sum to zero (mod 256); p's checksum byte must be 0. */
 static uint8_t acpi_checksum(const uint8_t *p, size_t len)
@@ -283,10 +294,19 @@ static void acpi_build_xsdt(uint8_t *buf)
 	acpi_finish(buf, ACPI_OFF_XSDT);
 }
 
-static void acpi_build_fadt(uint8_t *buf)
+/* A one-byte system-I/O register. */
+static struct acpi_gas acpi_gas_port(uint16_t port)
+{
+	return (struct acpi_gas){.space_id = ACPI_GAS_SYSTEM_IO,
+	                         .bit_width = 8,
+	                         .access_size = ACPI_GAS_ACCESS_BYTE,
+	                         .address = port};
+}
+
+static void acpi_build_fadt(uint8_t *buf, size_t off_dsdt)
 {
 	struct acpi_fadt f = {0};
-	const uint64_t dsdt = LAYOUT_ACPI_RSDP + ACPI_OFF_DSDT;
+	const uint64_t dsdt = LAYOUT_ACPI_RSDP + off_dsdt;
 
 	acpi_header_init(&f.header, "FACP", sizeof(f), ACPI_FADT_REVISION);
 	/* 5.2.9: OSPM uses X_DSDT when it is set; DSDT holds the same address (below 4 GiB) for
@@ -295,21 +315,106 @@ static void acpi_build_fadt(uint8_t *buf)
 	f.x_dsdt = dsdt;
 	f.iapc_boot_arch = ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_8042 | ACPI_IAPC_NO_VGA |
 	                   ACPI_IAPC_NO_MSI | ACPI_IAPC_NO_CMOS_RTC;
-	f.flags = ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON | ACPI_FADT_HW_REDUCED;
+	f.flags = ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON | ACPI_FADT_HW_REDUCED |
+	          ACPI_FADT_RESET_REG_SUP;
+	/* 4.8.3.6/4.8.3.7: a hardware-reduced platform sleeps (here: powers off) through these
+	 * registers and resets through RESET_REG (vmm/legacy/acpi_pm.c answers all three). */
+	f.sleep_control_reg = acpi_gas_port(PORT_ACPI_SLEEP_CONTROL);
+	f.sleep_status_reg = acpi_gas_port(PORT_ACPI_SLEEP_STATUS);
+	f.reset_reg = acpi_gas_port(PORT_ACPI_RESET);
+	f.reset_value = ACPI_PM_RESET_VALUE;
 	f.minor_version = ACPI_FADT_MINOR;
 	memcpy(f.hypervisor_vendor_id, ACPI_HYPERVISOR_ID, 8);
 	memcpy(buf + ACPI_OFF_FADT, &f, sizeof(f));
 	acpi_finish(buf, ACPI_OFF_FADT);
 }
 
-/* 5.2.11.1: a definition block with no AML after its header is a valid, empty namespace. */
-static void acpi_build_dsdt(uint8_t *buf)
+/* Device(NAME) { Name(_HID, EISAID(hid)) Name(_UID, uid) Name(_CRS, ResourceTemplate() {
+ * IO(base, len)... IRQNoFlags() {irq} }) }: an ISA device at fixed ports with one IRQ. */
+static void acpi_aml_isa_device(struct aml *a, const char *name, const char *hid, unsigned uid,
+                                const uint16_t *ports, const uint8_t *lens, unsigned nports,
+                                uint8_t irq)
+{
+	size_t dev = aml_device_open(a, name), crs;
+
+	aml_name(a, "_HID");
+	aml_eisaid(a, hid);
+	aml_name(a, "_UID");
+	aml_integer(a, uid);
+	aml_name(a, "_CRS");
+	crs = aml_resource_open(a);
+	for (unsigned i = 0; i < nports; i++)
+		aml_res_io(a, ports[i], lens[i]);
+	aml_res_irq(a, irq);
+	aml_resource_close(a, crs);
+	aml_close(a, dev);
+}
+
+/* The DSDT's AML (5.2.11.1): under \_SB, COM1 (PNP0501, 0x3F8-0x3FF, IRQ 4), the i8042
+ * (PNP0303, ports 0x60 and 0x64, IRQ 1; keyboard only) and every virtio-mmio device (LNRO0005,
+ * the Linux virtio-mmio platform id, as QEMU's microvm and Firecracker describe them: _UID = slot,
+ * its 4 KiB register window, its GSI, edge triggered as irqfd delivers it); then \_S5, the
+ * only sleep state, which makes the kernel power off through the FADT's sleep registers.
+ * Naming the IRQs here matters on a hardware-reduced platform: Linux installs no legacy PIC
+ * there and maps an ISA IRQ only when a _CRS names it. Returns the AML's length, 0 on overflow. */
+static size_t acpi_build_dsdt_aml(uint8_t *out, size_t cap, unsigned nvirtio)
+{
+	static const uint16_t com1_ports[] = {PORT_COM1};
+	static const uint8_t com1_lens[] = {8};
+	static const uint16_t kbd_ports[] = {PORT_I8042_DATA, PORT_I8042_CMD};
+	static const uint8_t kbd_lens[] = {1, 1};
+	struct aml a;
+	size_t sb, pkg;
+
+	aml_init(&a, out, cap);
+	sb = aml_scope_open(&a, "\\_SB_");
+	acpi_aml_isa_device(&a, "COM1", "PNP0501", 0, com1_ports, com1_lens, 1, PORT_COM1_IRQ);
+	acpi_aml_isa_device(&a, "PS2K", "PNP0303", 0, kbd_ports, kbd_lens, 2, PORT_I8042_IRQ);
+	for (unsigned i = 0; i < nvirtio; i++) {
+		char name[5] = {'V', 'R', (char)('0' + i / 10), (char)('0' + i % 10), 0};
+		size_t dev = aml_device_open(&a, name), crs;
+
+		aml_name(&a, "_HID");
+		aml_string(&a, "LNRO0005");
+		aml_name(&a, "_UID");
+		aml_integer(&a, i);
+		aml_name(&a, "_CRS");
+		crs = aml_resource_open(&a);
+		aml_res_memory32_fixed(
+		    &a, (uint32_t)(LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE),
+		    (uint32_t)LAYOUT_VIRTIO_MMIO_SIZE, true);
+		aml_res_interrupt_edge(&a, LAYOUT_VIRTIO_IRQ_BASE + i);
+		aml_resource_close(&a, crs);
+		aml_close(&a, dev);
+	}
+	aml_close(&a, sb);
+	/* 7.4.2: _S5 is a package of SLP_TYPa, SLP_TYPb (and two reserved values). */
+	aml_name(&a, "\\_S5_");
+	pkg = aml_package_open(&a, 4);
+	aml_integer(&a, ACPI_PM_S5_SLP_TYP);
+	aml_integer(&a, 0);
+	aml_integer(&a, 0);
+	aml_integer(&a, 0);
+	aml_close(&a, pkg);
+	return aml_ok(&a) ? a.len : 0;
+}
+
+size_t acpi_size(unsigned nvcpus, unsigned nvirtio)
+{
+	uint8_t aml[ACPI_DSDT_AML_MAX];
+	size_t aml_len = acpi_build_dsdt_aml(aml, sizeof(aml), nvirtio);
+
+	return aml_len ? acpi_off_dsdt(nvcpus) + sizeof(struct acpi_header) + aml_len : 0;
+}
+
+static void acpi_build_dsdt(uint8_t *buf, size_t off_dsdt, const uint8_t *aml, size_t aml_len)
 {
 	struct acpi_header h = {0};
 
-	acpi_header_init(&h, "DSDT", sizeof(h), ACPI_DSDT_REVISION);
-	memcpy(buf + ACPI_OFF_DSDT, &h, sizeof(h));
-	acpi_finish(buf, ACPI_OFF_DSDT);
+	acpi_header_init(&h, "DSDT", sizeof(h) + aml_len, ACPI_DSDT_REVISION);
+	memcpy(buf + off_dsdt, &h, sizeof(h));
+	memcpy(buf + off_dsdt + sizeof(h), aml, aml_len);
+	acpi_finish(buf, off_dsdt);
 }
 
 static void acpi_build_madt(uint8_t *buf, unsigned nvcpus)
@@ -380,17 +485,25 @@ static void acpi_build_rsdp(uint8_t *buf)
 	memcpy(buf, &r, sizeof(r));
 }
 
-int acpi_write_tables(const struct guest_mem *mem, unsigned nvcpus, uint64_t *rsdp_gpa, char *err,
-                      size_t errlen)
+int acpi_write_tables(const struct guest_mem *mem, unsigned nvcpus, unsigned nvirtio,
+                      uint64_t *rsdp_gpa, char *err, size_t errlen)
 {
-	uint8_t buf[ACPI_MAX_BYTES];
-	size_t len;
+	uint8_t buf[ACPI_MAX_BYTES], aml[ACPI_DSDT_AML_MAX];
+	size_t len, aml_len, off_dsdt;
 
 	if (nvcpus == 0 || nvcpus > ACPI_MAX_VCPUS)
 		return error_set(err, errlen,
 		                 "ACPI tables describe 1 to %d vCPUs (8-bit APIC ids), not %u",
 		                 ACPI_MAX_VCPUS, nvcpus);
-	len = acpi_size(nvcpus);
+	if (nvirtio > LAYOUT_VIRTIO_MAX_DEVS)
+		return error_set(err, errlen,
+		                 "ACPI tables describe at most %d virtio devices, not %u",
+		                 LAYOUT_VIRTIO_MAX_DEVS, nvirtio);
+	aml_len = acpi_build_dsdt_aml(aml, sizeof(aml), nvirtio);
+	if (aml_len == 0)
+		return error_set(err, errlen, "DSDT: more than %d bytes of AML", ACPI_DSDT_AML_MAX);
+	off_dsdt = acpi_off_dsdt(nvcpus);
+	len = off_dsdt + sizeof(struct acpi_header) + aml_len;
 	if (len > sizeof(buf))
 		return error_set(
 		    err, errlen,
@@ -400,9 +513,9 @@ int acpi_write_tables(const struct guest_mem *mem, unsigned nvcpus, uint64_t *rs
 		    (unsigned long long)LAYOUT_ACPI_END);
 	memset(buf, 0, len);
 	acpi_build_xsdt(buf);
-	acpi_build_fadt(buf);
-	acpi_build_dsdt(buf);
+	acpi_build_fadt(buf, off_dsdt);
 	acpi_build_madt(buf, nvcpus);
+	acpi_build_dsdt(buf, off_dsdt, aml, aml_len);
 	acpi_build_rsdp(buf);
 	if (guest_mem_write(mem, LAYOUT_ACPI_RSDP, buf, len) < 0)
 		return error_set(err, errlen, "guest RAM too small for the ACPI tables at 0x%llx",

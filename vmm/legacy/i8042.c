@@ -28,7 +28,6 @@
 #define I8042_CMD_WRITE_OUT 0xd1
 #define I8042_CMD_RESET     0xfe
 #define I8042_CB_KBD_INT    0x01 /* command byte: keyboard interrupt enabled */
-#define I8042_KBD_IRQ       1
 #define I8042_QUEUE         16
 
 struct i8042 {
@@ -150,8 +149,8 @@ int i8042_send_ctrl_alt_del(struct vm *vm)
 		i8042_push(k, seq[i]);
 	pthread_mutex_unlock(&k->lock);
 	/* An edge on IRQ 1. */
-	vm_irq_line(vm, I8042_KBD_IRQ, true);
-	vm_irq_line(vm, I8042_KBD_IRQ, false);
+	vm_irq_line(vm, PORT_I8042_IRQ, true);
+	vm_irq_line(vm, PORT_I8042_IRQ, false);
 	return 0;
 }
 
