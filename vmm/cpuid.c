@@ -25,6 +25,17 @@ struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, unsigned function,
 	return NULL;
 }
 
+uint64_t cpuid_xcr0_offered(struct kvm_cpuid2 *cpuid)
+{
+	const struct kvm_cpuid_entry2 *e = cpuid_find(cpuid, 0xd, 0);
+	uint64_t mask;
+
+	if (!e)
+		return 1;
+	mask = (uint64_t)e->edx << 32 | e->eax;
+	return mask | 1; /* x87 state is always enabled (SDM 13.3) */
+}
+
 /* Bits needed to number n items (0 for n <= 1): the APIC-id shift of a topology level. */
 static unsigned id_bits(unsigned n)
 {

@@ -44,7 +44,7 @@ int vcpu_signal_init(void)
 	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 }
 
-static int vcpu_set_cpuid(struct vcpu *vcpu)
+static int vcpu_set_cpuid(struct vcpu *vcpu, uint64_t *xcr0)
 {
 	const struct kvm_cpuid2 *host = vcpu->vm->host->supported_cpuid;
 	size_t size = sizeof(*host) + host->nent * sizeof(host->entries[0]);
@@ -55,6 +55,7 @@ static int vcpu_set_cpuid(struct vcpu *vcpu)
 		return -1;
 	memcpy(cpuid, host, size);
 	cpuid_normalise(cpuid, vcpu->index, vcpu->vm->nvcpus, vcpu->vm->config->smt);
+	*xcr0 = cpuid_xcr0_offered(cpuid);
 	rc = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	return rc;
@@ -82,12 +83,14 @@ static int vcpu_set_fpu(struct vcpu *vcpu)
 	return ioctl(vcpu->fd, KVM_SET_FPU, &fpu);
 }
 
-/* XCR0 = x87 only, its architectural reset value: the guest enables SSE/AVX state itself with
- * XSETBV once it has set CR4.OSXSAVE. Set explicitly so a vCPU's boot state never depends on
- * what KVM happened to initialise. Skipped where KVM has no XCR support. */
-static int vcpu_set_xcrs(struct vcpu *vcpu)
+/* XCR0 = every component the CPUID offers (cpuid_xcr0_offered() says why: leaf 0xD's EBX must
+ * already match what the guest will enable). The guest still sets XCR0 itself with XSETBV
+ * once it has set CR4.OSXSAVE; until then XCR0 is not used. Set explicitly so a vCPU's boot
+ * state never depends on what KVM happened to initialise. Skipped where KVM has no XCR
+ * support. */
+static int vcpu_set_xcrs(struct vcpu *vcpu, uint64_t xcr0)
 {
-	struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs[0] = {.xcr = 0, .value = 1}};
+	struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs[0] = {.xcr = 0, .value = xcr0}};
 
 	if (!vcpu->vm->host->has_xcrs)
 		return 0;
@@ -119,6 +122,7 @@ static int vcpu_set_lapic(struct vcpu *vcpu)
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index)
 {
 	const char *step;
+	uint64_t xcr0 = 1;
 
 	memset(vcpu, 0, sizeof(*vcpu));
 	vcpu->vm = vm;
@@ -136,7 +140,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index)
 		goto fail;
 	}
 	step = "KVM_SET_CPUID2";
-	if (vcpu_set_cpuid(vcpu) < 0)
+	if (vcpu_set_cpuid(vcpu, &xcr0) < 0)
 		goto fail;
 	step = "KVM_SET_MSRS";
 	if (vcpu_set_msrs(vcpu) < 0)
@@ -145,7 +149,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index)
 	if (vcpu_set_fpu(vcpu) < 0)
 		goto fail;
 	step = "KVM_SET_XCRS";
-	if (vcpu_set_xcrs(vcpu) < 0)
+	if (vcpu_set_xcrs(vcpu, xcr0) < 0)
 		goto fail;
 	step = "KVM_SET_LAPIC";
 	if (vcpu_set_lapic(vcpu) < 0)

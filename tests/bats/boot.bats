@@ -360,3 +360,19 @@ expect_error() {
 	grep -q -- "-echo " "$TMP/during"
 	cmp "$TMP/before" "$TMP/after"
 }
+
+@test "CPUID leaf 0xD: the XSAVE size for the XCR0 a vCPU starts with matches the offered components" {
+	run boot xsave --kernel "$ELF"
+	[ "$status" -eq 0 ]
+	grep -q "TEST xsave PASS" "$TMP/out" || { cat "$TMP/out"; return 1; }
+	grep -qE "^XSAVE (offered=0x[0-9a-f]+ ebx=[0-9]+ computed=[0-9]+|not offered)" "$TMP/out"
+}
+
+@test "device parameters go before the '--' that starts init's arguments" {
+	truncate -s 1M "$TMP/root.img"
+	run boot cmdline --kernel "$ELF" --drive "id=rootfs,path=$TMP/root.img,root=on" \
+		--cmdline "console=ttyS0 wisp.test=cmdline -- /bin/app --flag"
+	[ "$status" -eq 0 ]
+	grep -q 'cmdline="console=ttyS0 wisp.test=cmdline root=/dev/vda rw -- /bin/app --flag"' "$TMP/out" ||
+		{ cat "$TMP/out"; return 1; }
+}

@@ -412,3 +412,29 @@ UNIT_TEST(cpuid_normalise_again_gives_same_result_as_fresh)
 	free(fresh);
 	CHECK_EQ(diff, 0);
 }
+
+/* A vCPU starts with XCR0 = what leaf 0xD sub-leaf 0 offers (EDX:EAX), x87 always included,
+ * and x87 only when the leaf is missing; sub-leaf 1 (XSAVES) does not count. */
+UNIT_TEST(cpuid_xcr0_offered_is_leaf_0xd_subleaf_0)
+{
+	struct {
+		struct kvm_cpuid2 hdr;
+		struct kvm_cpuid_entry2 e[3];
+	} t = {.hdr.nent = 3,
+	       .e = {{.function = 0x1, .ecx = 1u << 26},
+	             {.function = 0xd, .index = 1, .flags = SIG, .eax = 0xf, .ecx = 0x1800},
+	             {.function = 0xd,
+	              .index = 0,
+	              .flags = SIG,
+	              .eax = 0x2e7,
+	              .edx = 0x6,
+	              .ebx = 576,
+	              .ecx = 2696}}};
+
+	CHECK_EQ(cpuid_xcr0_offered(&t.hdr), 0x6000002e7ull);
+	t.e[2].eax = 0x6; /* a table that forgets x87 still enables it */
+	t.e[2].edx = 0;
+	CHECK_EQ(cpuid_xcr0_offered(&t.hdr), 0x7);
+	t.hdr.nent = 1; /* no leaf 0xD: x87 only */
+	CHECK_EQ(cpuid_xcr0_offered(&t.hdr), 1);
+}
