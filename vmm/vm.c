@@ -312,8 +312,9 @@ static int vm_load_guest(struct vm *vm)
 			goto out;
 		}
 	}
-	if (asprintf(&cmdline, "%s%s", args, vm->cmdline_extra) < 0) {
-		cmdline = NULL;
+	cmdline = loader_cmdline_join(args, vm->cmdline_extra);
+	if (!cmdline) {
+		log_error("kernel command line: out of memory");
 		goto out;
 	}
 	/* Both CPU descriptions: ACPI for kernels without MP-table support (and the RSDP address

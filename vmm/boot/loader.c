@@ -183,3 +183,27 @@ unsigned loader_e820_map(const struct guest_mem *mem, struct boot_e820_entry *ma
 		e820_add(map, max, &n, mem->slots[i].gpa, mem->slots[i].size, LOADER_E820_RAM);
 	return n;
 }
+
+char *loader_cmdline_join(const char *args, const char *extra)
+{
+	const char *p = args, *split = NULL;
+	char *out;
+
+	/* The first "--" that is a word of its own. */
+	while ((p = strstr(p, "--")) != NULL) {
+		if ((p == args || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0')) {
+			split = p;
+			break;
+		}
+		p += 2;
+	}
+	if (!split)
+		return asprintf(&out, "%s%s", args, extra) < 0 ? NULL : out;
+	/* "A -- B": A without its trailing spaces, then extra, then " -- B". */
+	p = split;
+	while (p > args && p[-1] == ' ')
+		p--;
+	if (asprintf(&out, "%.*s%s %s", (int)(p - args), args, extra, split) < 0)
+		return NULL;
+	return out;
+}

@@ -62,6 +62,13 @@ int loader_load_kernel(const struct guest_mem *mem, const uint8_t *image, size_t
 int loader_load_initrd(const struct guest_mem *mem, const struct kernel_info *info,
                        const uint8_t *initrd, size_t len, uint64_t *gpa, char *err, size_t errlen);
 
+/* The kernel command line: the user's args with wisp's device parameters (extra, each
+ * preceded by a space: "root=/dev/vda rw", virtio_mmio.device=...) added to the kernel's part.
+ * Linux hands everything after the first "--" word to init as its arguments, so extra goes
+ * right before it when args has one ("A -- B" -> "A<extra> -- B"), at the end otherwise.
+ * malloc'd, NULL when out of memory. */
+char *loader_cmdline_join(const char *args, const char *extra);
+
 /* Boot information for the protocol in info->mode: the zero page with setup header, E820 map,
  * command line, initrd fields and RSDP (BOOT_ENTRY_LINUX64), or hvm_start_info with memmap,
  * command line, module list and RSDP (BOOT_ENTRY_PVH32); the RSDP is info->acpi_rsdp. cmdline is
