@@ -4,13 +4,13 @@
 # what it prints there (command line, E820 map, memory, hypervisor) must match what wisp was
 # asked for. On hosts with VT-x/AMD-V the same kernel boots to userspace.
 #
-# The kernel is fetched once into build/linux by rootfs-tools/debian-kernel.sh; without a
+# The kernel is fetched once into build/linux by rootfs-tools/guest-kernel; without a
 # Debian package mirror the suite skips. BUILD selects the build directory.
 
 setup_file() {
-	export KDIR=build/linux
+	export KDIR=build/linux-kernel
 	if [ ! -s "$KDIR/vmlinux" ]; then
-		rootfs-tools/debian-kernel.sh "$KDIR" >/dev/null 2>&1 || true
+		rootfs-tools/guest-kernel "$KDIR" >/dev/null 2>&1 || true
 	fi
 }
 
@@ -18,7 +18,7 @@ setup() {
 	BUILD=${BUILD:-build}
 	WISP=$BUILD/wisp
 	[ -e /dev/kvm ] || skip "no /dev/kvm"
-	[ -s "$KDIR/vmlinux" ] || skip "no Debian kernel (rootfs-tools/debian-kernel.sh could not fetch it)"
+	[ -s "$KDIR/vmlinux" ] || skip "no Debian kernel (rootfs-tools/guest-kernel could not fetch it)"
 	TMP=$(mktemp -d)
 }
 
