@@ -30,6 +30,14 @@ __attribute__((constructor)) static void log_clock_init(void)
 	log_start_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+long long log_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec - log_start_ns;
+}
+
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void log_set_level(enum log_level level)

@@ -29,6 +29,9 @@ int error_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 /* The text of the last error this thread logged (without the "wisp: error: " prefix), "" if
  * none. Lets a caller hand a message that was already logged to an API client unchanged. */
 const char *log_last_error(void);
+/* Nanoseconds since the process started (the zero of the debug clock: a constructor that runs
+ * before main). Any thread. */
+long long log_clock_ns(void);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

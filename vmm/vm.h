@@ -56,6 +56,9 @@ struct vm {
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
 	atomic_int exit_code; /* set by whoever stopped the VM first; -1 while running */
+	/* log_clock_ns() when the start was asked for (InstanceStart, or the command line's
+	 * boot): the boot timer's second zero. Set before the vCPUs start. */
+	long long start_requested_ns;
 
 	/* Called first thing on each vCPU thread (seccomp filters); may be NULL. */
 	void (*thread_init)(struct vm *vm, enum vm_thread_role role);

@@ -78,6 +78,8 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 {
 	static bool pvm_warned;
 
+	long long requested_ns = log_clock_ns();
+
 	if (vmm->state != VMM_NOT_STARTED) {
 		error_set(err, errlen, "the microVM is already running");
 		return start_failed(err);
@@ -98,6 +100,7 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 	vmm->vm = vm_create(&vmm->config, &kvm_host, vmm->loop);
 	if (!vmm->vm)
 		return start_failed_logged(err, errlen);
+	vmm->vm->start_requested_ns = requested_ns;
 	if (vmm->seccomp)
 		vmm->vm->thread_init = vmm_vcpu_thread_init;
 	if (vm_start(vmm->vm) < 0)

@@ -81,6 +81,32 @@ static __noreturn void test_acpi_poweroff(void)
 }
 GUEST_TEST("acpi-poweroff", test_acpi_poweroff);
 
+/* boottimer: signals "user space is up" through wisp's boot-timer device: the byte 123 at
+ * 0xcffff000, twice (the second is a repeat, only counted). wisp.junk=1 first writes what the
+ * device must ignore: another value, the magic at another offset and as a 32-bit write. */
+#define BOOT_TIMER 0xcffff000ULL
+static void boot_timer_write8(u64 off, u8 v)
+{
+	*(volatile u8 *)phys(BOOT_TIMER + off) = v;
+}
+
+static __noreturn void test_boottimer(void)
+{
+	if (cmdline_get_u64("wisp.junk", 0)) {
+		boot_timer_write8(0, 7);
+		boot_timer_write8(1, 123);
+		mmio_write32(BOOT_TIMER, 123);
+		gprintf("BOOTTIMER junk written\n");
+	}
+	if (!cmdline_get_u64("wisp.only_junk", 0)) {
+		boot_timer_write8(0, 123);
+		boot_timer_write8(0, 123);
+		gprintf("BOOTTIMER magic written\n");
+	}
+	test_pass();
+}
+GUEST_TEST("boottimer", test_boottimer);
+
 /* shutdown: PASS means "about to triple-fault"; the host checks the VMM saw a shutdown. */
 static __noreturn void test_shutdown(void)
 {
