@@ -376,3 +376,25 @@ expect_error() {
 	grep -q 'cmdline="console=ttyS0 wisp.test=cmdline root=/dev/vda rw -- /bin/app --flag"' "$TMP/out" ||
 		{ cat "$TMP/out"; return 1; }
 }
+
+@test "a 32-bit ELF with a PVH note boots through PVH; the Linux protocol is refused for it" {
+	ELF32=$BUILD/guest/wisp-test-guest.elf32
+	[ "$(od -An -tx1 -j4 -N1 "$ELF32" | tr -d ' ')" = 01 ] # ELFCLASS32
+	run boot smp --kernel "$ELF32" --vcpus 2
+	[ "$status" -eq 0 ]
+	grep -q "boot=pvh" "$TMP/out"
+	grep -q "TEST smp PASS" "$TMP/out"
+	run boot serial --kernel "$ELF32" --boot-protocol linux
+	[ "$status" -eq 1 ]
+	grep -q "error: kernel .*: boot protocol Linux asked for, but a 32-bit ELF boots only through PVH" "$TMP/err"
+	[ "$(grep -c 'error:' "$TMP/err")" -eq 1 ]
+}
+
+@test "a 32-bit ELF without a PVH note is one clear error" {
+	objcopy -R .note.Xen -O elf32-i386 "$ELF" "$TMP/nonote.elf" 2>/dev/null ||
+		objcopy --remove-section=.note.Xen "$BUILD/guest/wisp-test-guest.elf32" "$TMP/nonote.elf"
+	run boot serial --kernel "$TMP/nonote.elf"
+	[ "$status" -eq 1 ]
+	grep -q "32-bit ELF without a PVH entry note" "$TMP/err" || { cat "$TMP/err"; return 1; }
+	[ "$(grep -c 'error:' "$TMP/err")" -eq 1 ]
+}

@@ -51,7 +51,13 @@ $(GUEST_OUT)/obj/payload.bin: $(GUEST_OUT)/wisp-test-guest.elf
 $(GUEST_OUT)/wisp-test-guest.bzImage: $(GUEST_OUT)/obj/bzimage-setup.bin $(GUEST_OUT)/obj/payload.bin
 	cat $^ > $@
 
-BINS += $(GUEST_OUT)/wisp-test-guest.elf $(GUEST_OUT)/wisp-test-guest.bzImage
+# The same guest in a 32-bit ELF container (as QEMU and Xen boot PVH kernels): its PVH note and
+# segments are unchanged, the 64-bit code runs after the PVH entry switches to long mode.
+$(GUEST_OUT)/wisp-test-guest.elf32: $(GUEST_OUT)/wisp-test-guest.elf
+	$(GUEST_OBJCOPY) -O elf32-i386 $< $@
+
+BINS += $(GUEST_OUT)/wisp-test-guest.elf $(GUEST_OUT)/wisp-test-guest.bzImage \
+	$(GUEST_OUT)/wisp-test-guest.elf32
 
 .PHONY: guest guest-check
 guest: $(GUEST_OUT)/wisp-test-guest.elf $(GUEST_OUT)/wisp-test-guest.bzImage

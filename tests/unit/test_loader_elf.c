@@ -130,7 +130,7 @@ UNIT_TEST(loader_elf_rejects_truncated_header)
 
 UNIT_TEST(loader_elf_rejects_wrong_class_endianness_machine_type)
 {
-	EXPECT_ELF_REJECTED(img[EI_CLASS] = ELFCLASS32, TEST_ELF_SIZE, "ELFCLASS64");
+	EXPECT_ELF_REJECTED(img[EI_CLASS] = 3, TEST_ELF_SIZE, "neither ELFCLASS64 nor ELFCLASS32");
 	EXPECT_ELF_REJECTED(img[EI_DATA] = ELFDATA2MSB, TEST_ELF_SIZE, "little endian");
 	EXPECT_ELF_REJECTED(img[EI_VERSION] = 0, TEST_ELF_SIZE, "EV_CURRENT");
 	EXPECT_ELF_REJECTED((eh.e_machine = EM_386, test_put_ehdr(img, &eh)), TEST_ELF_SIZE,

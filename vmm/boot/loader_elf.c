@@ -1,6 +1,11 @@
 /*
- * loader_elf.c - ELF64 x86-64 kernels (vmlinux, the test guest): PT_LOAD segments at p_paddr,
- * and the PVH entry from a "Xen" note of type XEN_ELFNOTE_PHYS32_ENTRY.
+ * loader_elf.c - ELF x86 kernels (vmlinux, the test guest): PT_LOAD segments at p_paddr, and the
+ * PVH entry from a "Xen" note of type XEN_ELFNOTE_PHYS32_ENTRY.
+ *
+ * ELF64 (x86-64) images boot through PVH or the 64-bit Linux protocol. ELF32 images (EM_386 or
+ * EM_X86_64 in a 32-bit container, as QEMU and Xen boot them) boot through PVH only: their
+ * headers are read into the ELF64 structures field by field (elf_read_header(), elf_phdr(),
+ * elf_shdr()), so every check below is the same for both classes.
  *
  * The image is validated completely (headers, every segment, the entry point, the notes) before
  * the first byte is copied, so a rejected image leaves guest RAM untouched. Headers are copied
@@ -27,10 +32,62 @@ struct elf_pvh_note {
 	uint64_t entry;
 };
 
+static bool elf_is32(const Elf64_Ehdr *eh)
+{
+	return eh->e_ident[EI_CLASS] == ELFCLASS32;
+}
+
+/* The ELF header as an Elf64_Ehdr whatever the class; 0, or -1 when the image is shorter than
+ * its class's header. */
+static int elf_read_header(const uint8_t *image, size_t len, Elf64_Ehdr *eh, char *err,
+                           size_t errlen)
+{
+	Elf32_Ehdr e32;
+
+	if (len >= EI_NIDENT && image[EI_CLASS] == ELFCLASS32) {
+		if (len < sizeof(e32))
+			return error_set(err, errlen,
+			                 "ELF image truncated: %zu bytes, the header needs %zu",
+			                 len, sizeof(e32));
+		memcpy(&e32, image, sizeof(e32));
+		memcpy(eh->e_ident, e32.e_ident, EI_NIDENT);
+		eh->e_type = e32.e_type;
+		eh->e_machine = e32.e_machine;
+		eh->e_version = e32.e_version;
+		eh->e_entry = e32.e_entry;
+		eh->e_phoff = e32.e_phoff;
+		eh->e_shoff = e32.e_shoff;
+		eh->e_flags = e32.e_flags;
+		eh->e_ehsize = e32.e_ehsize;
+		eh->e_phentsize = e32.e_phentsize;
+		eh->e_phnum = e32.e_phnum;
+		eh->e_shentsize = e32.e_shentsize;
+		eh->e_shnum = e32.e_shnum;
+		eh->e_shstrndx = e32.e_shstrndx;
+		return 0;
+	}
+	if (len < sizeof(*eh))
+		return error_set(err, errlen,
+		                 "ELF image truncated: %zu bytes, the header needs %zu", len,
+		                 sizeof(*eh));
+	memcpy(eh, image, sizeof(*eh));
+	return 0;
+}
+
+static size_t elf_phdr_size(const Elf64_Ehdr *eh)
+{
+	return elf_is32(eh) ? sizeof(Elf32_Phdr) : sizeof(Elf64_Phdr);
+}
+
+static size_t elf_shdr_size(const Elf64_Ehdr *eh)
+{
+	return elf_is32(eh) ? sizeof(Elf32_Shdr) : sizeof(Elf64_Shdr);
+}
+
 static int elf_check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t errlen)
 {
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return error_set(err, errlen, "ELF class %u is not ELFCLASS64",
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 && eh->e_ident[EI_CLASS] != ELFCLASS32)
+		return error_set(err, errlen, "ELF class %u is neither ELFCLASS64 nor ELFCLASS32",
 		                 eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
 		return error_set(err, errlen, "ELF data encoding %u is not little endian",
@@ -38,21 +95,21 @@ static int elf_check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t 
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT)
 		return error_set(err, errlen, "ELF version %u is not EV_CURRENT",
 		                 eh->e_ident[EI_VERSION]);
-	if (eh->e_machine != EM_X86_64)
-		return error_set(err, errlen, "ELF machine %u is not x86-64 (%u)", eh->e_machine,
-		                 EM_X86_64);
+	if (eh->e_machine != EM_X86_64 && !(elf_is32(eh) && eh->e_machine == EM_386))
+		return error_set(err, errlen, "ELF machine %u is not x86-64 (%u)%s", eh->e_machine,
+		                 EM_X86_64, elf_is32(eh) ? " or i386 (3)" : "");
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
 		return error_set(err, errlen, "ELF type %u is not an executable", eh->e_type);
-	if (eh->e_phentsize != sizeof(Elf64_Phdr))
+	if (eh->e_phentsize != elf_phdr_size(eh))
 		return error_set(err, errlen, "ELF program header size %u is not %zu",
-		                 eh->e_phentsize, sizeof(Elf64_Phdr));
+		                 eh->e_phentsize, elf_phdr_size(eh));
 	if (eh->e_phnum == 0)
 		return error_set(err, errlen, "ELF has no program headers");
 	if (eh->e_phnum > LOADER_ELF_MAX_PHDRS)
 		return error_set(err, errlen, "ELF has %u program headers, wisp accepts %u",
 		                 eh->e_phnum, LOADER_ELF_MAX_PHDRS);
 	/* phnum * phentsize is at most 128 * 56: no overflow; compare against what is left. */
-	if (eh->e_phoff > len || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
+	if (eh->e_phoff > len || (uint64_t)eh->e_phnum * elf_phdr_size(eh) > len - eh->e_phoff)
 		return error_set(err, errlen,
 		                 "ELF program headers (offset 0x%llx, %u entries) run past the end "
 		                 "of the image (%zu bytes)",
@@ -60,9 +117,40 @@ static int elf_check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t 
 	return 0;
 }
 
+/* Program header i (bounds checked by elf_check_header()) as an Elf64_Phdr. */
 static void elf_phdr(const uint8_t *image, const Elf64_Ehdr *eh, unsigned i, Elf64_Phdr *ph)
 {
-	memcpy(ph, image + eh->e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
+	const uint8_t *p = image + eh->e_phoff + (uint64_t)i * elf_phdr_size(eh);
+	Elf32_Phdr p32;
+
+	if (!elf_is32(eh)) {
+		memcpy(ph, p, sizeof(*ph));
+		return;
+	}
+	memcpy(&p32, p, sizeof(p32));
+	*ph = (Elf64_Phdr){.p_type = p32.p_type,
+	                   .p_flags = p32.p_flags,
+	                   .p_offset = p32.p_offset,
+	                   .p_vaddr = p32.p_vaddr,
+	                   .p_paddr = p32.p_paddr,
+	                   .p_filesz = p32.p_filesz,
+	                   .p_memsz = p32.p_memsz,
+	                   .p_align = p32.p_align};
+}
+
+/* Section header i (bounds checked by the caller) as an Elf64_Shdr. */
+static void elf_shdr(const uint8_t *image, const Elf64_Ehdr *eh, unsigned i, Elf64_Shdr *sh)
+{
+	const uint8_t *p = image + eh->e_shoff + (uint64_t)i * elf_shdr_size(eh);
+	Elf32_Shdr s32;
+
+	if (!elf_is32(eh)) {
+		memcpy(sh, p, sizeof(*sh));
+		return;
+	}
+	memcpy(&s32, p, sizeof(s32));
+	*sh = (Elf64_Shdr){
+	    .sh_type = s32.sh_type, .sh_offset = s32.sh_offset, .sh_size = s32.sh_size};
 }
 
 /* True when [off, off + size) lies inside the image; written without a sum that can wrap. */
@@ -161,14 +249,14 @@ static int elf_find_pvh_note(const uint8_t *image, size_t len, const Elf64_Ehdr 
 	}
 	if (note->found || eh->e_shnum == 0)
 		return 0;
-	if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
-	    !elf_in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
+	if (eh->e_shentsize != elf_shdr_size(eh) ||
+	    !elf_in_file(len, eh->e_shoff, (uint64_t)eh->e_shnum * elf_shdr_size(eh)))
 		return error_set(err, errlen,
 		                 "ELF section headers (offset 0x%llx, %u entries) "
 		                 "are malformed or run past the end of the image",
 		                 (unsigned long long)eh->e_shoff, eh->e_shnum);
 	for (unsigned i = 0; i < eh->e_shnum && !note->found; i++) {
-		memcpy(&sh, image + eh->e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
+		elf_shdr(image, eh, i, &sh);
 		if (sh.sh_type != SHT_NOTE)
 			continue;
 		if (!elf_in_file(len, sh.sh_offset, sh.sh_size))
@@ -288,15 +376,22 @@ int loader_load_elf(const struct guest_mem *mem, const uint8_t *image, size_t le
 	Elf64_Ehdr eh;
 	uint64_t entry;
 
-	if (len < sizeof(eh))
-		return error_set(err, errlen,
-		                 "ELF image truncated: %zu bytes, the header needs %zu", len,
-		                 sizeof(eh));
-	memcpy(&eh, image, sizeof(eh));
-	if (elf_check_header(&eh, len, err, errlen) < 0)
+	if (elf_read_header(image, len, &eh, err, errlen) < 0 ||
+	    elf_check_header(&eh, len, err, errlen) < 0)
 		return -1;
 	if (elf_find_pvh_note(image, len, &eh, &note, err, errlen) < 0)
 		return -1;
+	/* A 32-bit image has no 64-bit entry point: PVH (32-bit protected mode) is its only way in.
+	 */
+	if (elf_is32(&eh) && !note.found)
+		return error_set(err, errlen,
+		                 "32-bit ELF without a PVH entry note (Xen, "
+		                 "XEN_ELFNOTE_PHYS32_ENTRY): wisp boots 32-bit ELF images only "
+		                 "through PVH");
+	if (elf_is32(&eh) && protocol == BOOT_PROTOCOL_LINUX)
+		return error_set(err, errlen,
+		                 "boot protocol Linux asked for, but a 32-bit ELF boots only "
+		                 "through PVH");
 	if (protocol == BOOT_PROTOCOL_PVH && !note.found)
 		return error_set(err, errlen,
 		                 "boot protocol PVH asked for, but the ELF has no PVH "
