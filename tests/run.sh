@@ -87,6 +87,22 @@ for build in build build-asan; do
 	done
 done
 
+# The nested Linux suite boots Debian's stock kernel under wisp inside a level-1 Debian kernel
+# run by QEMU's TCG (AMD SVM): minutes of emulation, so it runs once, against the static
+# normal build (the level-1 host has no libraries for the sanitizer build).
+echo "== nested Linux suite (build)"
+for suite in tests/linux/*.bats; do
+	name=linux-$(basename "$suite" .bats)
+	log=$log_dir/bats-$name-build.log
+	BUILD=build bats --tap "$suite" >"$log" 2>&1
+	rc=$?
+	printf '%-14s %s\n' "$name" "$(grep -cE '^ok ' "$log") ok, $(grep -cE '^not ok ' "$log") not ok, $(grep -cE '# skip' "$log") skipped"
+	count_tap "$name (build)" "$log"
+	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+		record "bats $name failed to run, see $log" 1
+	fi
+done
+
 if [ ${#failures[@]} -gt 0 ]; then
 	echo
 	echo "failures:"
