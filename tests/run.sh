@@ -36,6 +36,19 @@ count_tap() { # name logfile
 	fi
 }
 
+# run_bats NAME SUITE BUILD: one BATS suite against BUILD, its TAP lines counted.
+run_bats() {
+	local name=$1 suite=$2 build=$3 log rc
+	log=$log_dir/bats-$name-$build.log
+	BUILD=$build bats --tap "$suite" >"$log" 2>&1
+	rc=$?
+	printf '%-14s %s\n' "$name" "$(grep -cE '^ok ' "$log") ok, $(grep -cE '^not ok ' "$log") not ok, $(grep -cE '# skip' "$log") skipped"
+	count_tap "$name ($build)" "$log"
+	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+		record "bats $name ($build) failed to run, see $log" 1
+	fi
+}
+
 # The code style is part of the tests: every C file as .clang-format says (`make format`).
 echo "== clang-format"
 if command -v clang-format >/dev/null; then
@@ -75,15 +88,7 @@ for build in build build-asan; do
 
 	echo "== end-to-end suites ($build)"
 	for suite in tests/bats/*.bats; do
-		name=$(basename "$suite" .bats)
-		log=$log_dir/bats-$name-$build.log
-		BUILD=$build bats --tap "$suite" >"$log" 2>&1
-		rc=$?
-		printf '%-14s %s\n' "$name" "$(grep -cE '^ok ' "$log") ok, $(grep -cE '^not ok ' "$log") not ok, $(grep -cE '# skip' "$log") skipped"
-		count_tap "$name ($build)" "$log"
-		if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-			record "bats $name ($build) failed to run, see $log" 1
-		fi
+		run_bats "$(basename "$suite" .bats)" "$suite" "$build"
 	done
 done
 
@@ -92,15 +97,7 @@ done
 # normal build (the level-1 host has no libraries for the sanitizer build).
 echo "== nested Linux suite (build)"
 for suite in tests/linux/*.bats; do
-	name=linux-$(basename "$suite" .bats)
-	log=$log_dir/bats-$name-build.log
-	BUILD=build bats --tap "$suite" >"$log" 2>&1
-	rc=$?
-	printf '%-14s %s\n' "$name" "$(grep -cE '^ok ' "$log") ok, $(grep -cE '^not ok ' "$log") not ok, $(grep -cE '# skip' "$log") skipped"
-	count_tap "$name (build)" "$log"
-	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-		record "bats $name failed to run, see $log" 1
-	fi
+	run_bats "nested-$(basename "$suite" .bats)" "$suite" build
 done
 
 if [ ${#failures[@]} -gt 0 ]; then

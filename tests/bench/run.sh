@@ -331,6 +331,27 @@ else
 	failed=1
 fi
 
+# --- stock Linux to user space, nested -----------------------------------------------------------
+# A stock kernel cannot run on PVM's /dev/kvm; tests/bench/linux-nested.sh boots it under wisp
+# and under QEMU's microvm side by side inside a level-1 KVM that QEMU's TCG emulates (AMD SVM).
+# Emulation speed: only the ratio between the two monitors means something.
+echo
+echo "== stock Linux, process start -> user space (tests/bench/linux-nested.sh, NESTED TCG)"
+if [ "$(id -u)" -ne 0 ] || ! command -v qemu-system-x86_64 >/dev/null; then
+	row "linux up, nested TCG" "n/a (needs root and QEMU)" "" "" ""
+elif BUILD=$BUILD tests/bench/linux-nested.sh >"$tmp/nested.out" 2>&1; then
+	indent '  ' <"$tmp/nested.out"
+	n_w=$(sed -n 's/^linux-nested wisp: up_ms median=\([0-9]*\).*/\1/p' "$tmp/nested.out")
+	n_bt=$(sed -n 's/^linux-nested wisp: .*boot_timer_ms median=\([0-9]*\).*/\1/p' "$tmp/nested.out")
+	n_q=$(sed -n 's/^linux-nested qemu: up_ms median=\([0-9]*\).*/\1/p' "$tmp/nested.out")
+	row "linux start -> user space, nested TCG (ms)" "$n_w" "$n_q" "$(ratio "$n_q" "$n_w")" "ratio only"
+	row "linux InstanceStart -> boot timer, nested TCG (ms)" "$n_bt" "" "" "ratio only"
+else
+	indent '  | ' <"$tmp/nested.out" >&2
+	row "linux up, nested TCG" "FAILED" "" "" ""
+	failed=1
+fi
+
 # --- summary ----------------------------------------------------------------------------------
 summary() {
 	echo "== summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# tests/bench/linux-nested.sh - boot to user space of a stock Linux guest (Debian's cloud
+# kernel, ELF vmlinux, the rootfs-tools initramfs) for wisp and for QEMU's microvm machine,
+# side by side under the same level-1 KVM: a Debian kernel under QEMU's TCG with AMD SVM
+# (tests/linux/run-l1.sh), which is what these PVM machines offer. NESTED TCG: every figure is
+# emulation speed, useful only as a ratio between the two monitors in the same run.
+#
+# Each run (timed from /proc/uptime, 10 ms steps): process start -> the guest init's "wisp-init: up" line on the console (both
+# monitors), and for wisp also its boot-timer line (InstanceStart -> the guest's write of 123).
+# Prints one line per figure:
+#   linux-nested wisp: up_ms median=N runs=R boot_timer_ms median=M
+#   linux-nested qemu: up_ms median=N runs=R
+# Environment: BUILD (default build), NESTED_RUNS (default 5 per monitor).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+RUNS=${NESTED_RUNS:-5}
+SUITE=$BUILD/linux-suite
+mkdir -p "$SUITE/bench-guest"
+
+rootfs-tools/guest-kernel build/linux-kernel >/dev/null
+cp build/linux-kernel/vmlinux "$SUITE/bench-guest/vmlinux"
+rootfs-tools/mkinitramfs -k build/linux-kernel -o "$SUITE/bench-guest/initramfs.cpio" >/dev/null
+tests/linux/l1-image.sh -q -k build/linux-kernel -w "$BUILD/wisp" -j "$BUILD/wisp-jailer" \
+	-g "$SUITE/bench-guest" -o "$SUITE/l1-bench.cpio" 2>/dev/null
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# The guest: 1 vCPU, 256 MiB, the initramfs's init runs `true` and powers off. Each run is timed
+# from just before exec to the first poll (every 10 ms) that sees the "up" line.
+cat >"$tmp/scenario.sh" <<SH
+#!/bin/sh
+cmdline="console=ttyS0 reboot=k panic=1 quiet -- /bin/true"
+now_ms() { awk '{ printf "%d", \$1 * 1000 }' /proc/uptime; } # 10 ms steps
+wait_up() { # pid
+	while ! grep -q 'wisp-init: up' /tmp/console; do
+		kill -0 \$1 2>/dev/null || return 1
+		sleep 0.01
+	done
+}
+i=0
+while [ \$i -lt $RUNS ]; do
+	i=\$((i + 1))
+	: >/tmp/console
+	t0=\$(now_ms)
+	wisp --no-api --level Info --kernel /guest/vmlinux --initrd /guest/initramfs.cpio --mem-mib 256 \\
+		--cmdline "\$cmdline" </dev/null >/tmp/console 2>/tmp/err &
+	pid=\$!
+	wait_up \$pid && echo "BENCH wisp up_ms=\$((\$(now_ms) - t0)) \$(sed -n 's/.*guest boot time: .*, \([0-9]*\) ms since InstanceStart.*/boot_timer_ms=\1/p' /tmp/err)"
+	wait \$pid || echo "BENCH wisp failed: \$(tail -n 3 /tmp/err)"
+	: >/tmp/console
+	t0=\$(now_ms)
+	qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off -accel kvm -cpu host \\
+		-m 256 -smp 1 -nodefaults -no-user-config -no-reboot -display none -serial stdio \\
+		-kernel /guest/vmlinux -initrd /guest/initramfs.cpio -append "\$cmdline" \\
+		</dev/null >/tmp/console 2>/tmp/err &
+	pid=\$!
+	wait_up \$pid && echo "BENCH qemu up_ms=\$((\$(now_ms) - t0))" || echo "BENCH qemu failed: \$(tail -n 3 /tmp/err)"
+	kill \$pid 2>/dev/null; wait \$pid 2>/dev/null
+done
+SH
+tests/linux/run-l1.sh "$SUITE/l1-bench.cpio" "$tmp/scenario.sh" "$tmp/log" $((120 + RUNS * 90))
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'; }
+pick() { sed -n "s/^BENCH $1 .*$2=\([0-9]*\).*/\1/p" "$tmp/log"; }
+grep '^BENCH .* failed' "$tmp/log" >&2 && exit 1
+echo "linux-nested wisp: up_ms median=$(pick wisp up_ms | median) runs=$(pick wisp up_ms | wc -l) boot_timer_ms median=$(pick wisp boot_timer_ms | median)"
+echo "linux-nested qemu: up_ms median=$(pick qemu up_ms | median) runs=$(pick qemu up_ms | wc -l)"
