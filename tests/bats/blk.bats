@@ -58,7 +58,10 @@ PY
 		echo "$output"
 		[ "$status" -eq 0 ]
 		[[ "$output" == *"TEST blk-rw PASS"* ]]
-		[[ "$output" == *"virtio_mmio.device=4K@0xd0000000:5"* ]]
+		# with ACPI the guest finds the device in the DSDT, not on the command line
+		[[ "$output" == *"VIRTIO via=acpi"* ]]
+		[[ "$output" == *"VIRTIO dev=0 base=0xd0000000 irq=5 id=2"* ]]
+		[[ "$output" != *"virtio_mmio.device="* ]]
 		[[ "$output" == *"root=/dev/vda rw"* ]]
 		[[ "$output" == *"BLK dev=0 capacity=2048 ro=0 flush=1"* ]]
 		check_pattern 1 4096
