@@ -157,7 +157,14 @@ check_line() {
 # check_full_guest NCPUS MEM_MIB: what every full-guest test checks.
 check_full_guest() {
 	local ncpus=$1 mem=$2
-	grep -q 'wisp-init: up' "$TMP/console" || { echo "no user space:"; tail -n 40 "$TMP/console"; return 1; }
+	grep -q 'wisp-init: up' "$TMP/console" || {
+		echo "no user space:"
+		tail -n 40 "$TMP/console"
+		grep '^L1 wisp-exit' "$TMP/log"
+		echo "wisp's stderr:"
+		cat "$TMP/stderr"
+		return 1
+	}
 	check_line wisp-exit 0
 	check_line nproc "$ncpus"
 	local kb
