@@ -92,12 +92,13 @@ for build in build build-asan; do
 	done
 done
 
-# The nested Linux suite boots Debian's stock kernel under wisp inside a level-1 Debian kernel
-# run by QEMU's TCG (AMD SVM): minutes of emulation, so it runs once, against the static
-# normal build (the level-1 host has no libraries for the sanitizer build).
-echo "== nested Linux suite (build)"
+# The stock Linux suite boots Debian's kernel under a static wisp, directly where /dev/kvm is
+# VT-x/AMD-V and inside a level-1 Debian kernel run by QEMU's TCG (AMD SVM) where it is PVM:
+# minutes of emulation there, so it runs once, against the static normal build (the level-1
+# tree has no libraries for the sanitizer build).
+echo "== stock Linux suite (build)"
 for suite in tests/linux/*.bats; do
-	run_bats "nested-$(basename "$suite" .bats)" "$suite" build
+	run_bats "stock-$(basename "$suite" .bats)" "$suite" build
 done
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -3,11 +3,11 @@
 # root on virtio-blk, a NIC on a tap, 2 vCPUs, through the command line, the API and the
 # jailer, and every way a guest stops.
 #
-# Where /dev/kvm is PVM (no VT-x/AMD-V: a stock kernel cannot run there) each test boots a
-# level-1 Debian kernel under QEMU's TCG with AMD SVM (tests/linux/l1-image.sh, run-l1.sh) and
-# runs wisp inside it; elsewhere it could run directly, but the same nested path is used
-# everywhere so that what is checked is the same (set LINUX_SUITE_NESTED=0 to run... see
-# README). Slow emulation: correctness only, never speed.
+# Where /dev/kvm is VT-x or AMD-V each scenario runs directly on it, chrooted into the
+# level-1 tree in namespaces of its own (tests/linux/run-direct.sh). Where it is PVM (a stock
+# kernel cannot run there) each test boots a level-1 Debian kernel under QEMU's TCG with AMD
+# SVM (tests/linux/l1-image.sh, run-l1.sh) and runs wisp inside it: slow emulation, correctness
+# only, never speed. LINUX_RUNNER=nested|direct overrides the choice.
 #
 # The artifacts (kernel, initramfs, rootfs, level-1 image) are built once into
 # $BUILD/linux-suite by setup_file; the kernel package is cached in build/linux-kernel.
@@ -85,4 +85,14 @@ GUEST_NET="ip=172.16.0.2::172.16.0.1:255.255.255.252::eth0:off"
 	grep -q 'wisp-init: ERROR cannot mount /dev/vda as ext4' "$TMP/console" || { tail -n 30 "$TMP/console"; return 1; }
 	! grep -q 'wisp-init: up' "$TMP/console"
 	check_line wisp-exit 0
+}
+
+@test "linux: the direct runner (VT-x/AMD-V hosts: no QEMU) boots the same guest; its tap and netns end with it" {
+	[ "$(linux_runner)" = nested ] || skip "every test here runs through run-direct.sh already"
+	# Inside level 1, whose /dev/kvm is AMD SVM: run-direct.sh as a VT-x/AMD-V host runs it.
+	LINUX_DIRECT_IN_L1=1 run_guest cli "--kernel /guest/vmlinux --vcpus 2 --mem-mib 256" \
+		"console=ttyS0 reboot=k panic=1 $GUEST_NET -- /checks.sh poweroff-f"
+	check_full_guest 2 256
+	check_line direct-exit 0
+	check_line direct-tap-left no
 }

@@ -11,7 +11,12 @@ linux_suite_prepare() {
 	export SUITE=$BUILD/linux-suite
 	local here=tests/linux
 	mkdir -p "$SUITE/guest" "$SUITE/rootfs-dir/data"
-	command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86_64 missing (tests/deps.sh)" >&3; return 1; }
+	local runner
+	runner=$(linux_runner) || return 1
+	echo "# Linux suite runner: $runner" >&3
+	if [ "$runner" = nested ]; then
+		command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86_64 missing (tests/deps.sh)" >&3; return 1; }
+	fi
 	rootfs-tools/guest-kernel build/linux-kernel >/dev/null
 	ln -f build/linux-kernel/vmlinux "$SUITE/guest/vmlinux" 2>/dev/null || cp build/linux-kernel/vmlinux "$SUITE/guest/vmlinux"
 	ln -f build/linux-kernel/vmlinuz "$SUITE/guest/vmlinuz" 2>/dev/null || cp build/linux-kernel/vmlinuz "$SUITE/guest/vmlinuz"
@@ -22,6 +27,40 @@ linux_suite_prepare() {
 	rootfs-tools/mkrootfs -o "$SUITE/guest/rootfs.ext4" --busybox --add "$SUITE/rootfs-dir" >/dev/null
 	"$here/l1-image.sh" -k build/linux-kernel -w "$BUILD/wisp" -j "$BUILD/wisp-jailer" \
 		-g "$SUITE/guest" -o "$SUITE/l1.cpio" 2>/dev/null
+	# The direct runner's tree: the same image, unpacked (the nested suite's direct test uses
+	# run-direct.sh inside level 1 instead).
+	if [ "$runner" = direct ]; then
+		rm -rf "$SUITE/l1-root"
+		mkdir -p "$SUITE/l1-root"
+		(cd "$SUITE/l1-root" && cpio -idm --quiet) <"$SUITE/l1.cpio"
+	fi
+}
+
+# linux_runner: how the scenarios run here. LINUX_RUNNER=nested|direct forces one; by default
+# direct where /dev/kvm is VT-x or AMD-V (kvm_intel or kvm_amd loaded), nested otherwise (PVM,
+# where a stock kernel cannot run, or no KVM at all).
+linux_runner() {
+	case ${LINUX_RUNNER:-auto} in
+	nested | direct) echo "$LINUX_RUNNER" ;;
+	auto)
+		if [ -c /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ] &&
+			{ [ -e /sys/module/kvm_intel ] || [ -e /sys/module/kvm_amd ]; }; then
+			echo direct
+		else
+			echo nested
+		fi
+		;;
+	*) echo "LINUX_RUNNER=$LINUX_RUNNER: nested or direct" >&2; return 1 ;;
+	esac
+}
+
+# run_scenario SCENARIO LOG: runs it in a level-1 host under QEMU (nested) or chrooted into the
+# level-1 tree on this host's KVM (direct); the exit status is the scenario's.
+run_scenario() {
+	case $(linux_runner) in
+	direct) tests/linux/run-direct.sh "$SUITE/l1-root" "$1" "$2" "${L1_TIMEOUT:-330}" ;;
+	*) tests/linux/run-l1.sh "$SUITE/l1.cpio" "$1" "$2" "${L1_TIMEOUT:-330}" ;;
+	esac
 }
 
 linux_suite_setup() {
@@ -136,7 +175,12 @@ SH
 		scenario_tail
 	} >"$TMP/scenario.sh"
 	local rc=0
-	tests/linux/run-l1.sh "$SUITE/l1.cpio" "$TMP/scenario.sh" "$TMP/log" "${L1_TIMEOUT:-330}" || rc=$?
+	if [ -n "${LINUX_DIRECT_IN_L1:-}" ]; then
+		wrap_direct "$TMP/scenario.sh" >"$TMP/outer.sh"
+		tests/linux/run-l1.sh "$SUITE/l1.cpio" "$TMP/outer.sh" "$TMP/log" "${L1_TIMEOUT:-330}" || rc=$?
+	else
+		run_scenario "$TMP/scenario.sh" "$TMP/log" || rc=$?
+	fi
 	sed -n '/^=== console$/,/^=== stderr$/p' "$TMP/log" | sed '1d;$d' >"$TMP/console"
 	sed -n '/^=== stderr$/,/^=== end$/p' "$TMP/log" | sed '1d;$d' >"$TMP/stderr"
 	if [ "$rc" -ne 0 ]; then
@@ -144,6 +188,29 @@ SH
 		tail -n 80 "$TMP/log"
 		return 1
 	fi
+}
+
+# wrap_direct SCENARIO: a level-1 scenario that runs SCENARIO through run-direct.sh inside the
+# level-1 host (whose /dev/kvm is AMD SVM), as the suite runs it on a VT-x/AMD-V host: the
+# direct runner proven where the suite otherwise nests. Prints the inner scenario's lines, then
+# whether its tap outlived it ("L1 direct-tap-left=") and its status ("L1 direct-exit=").
+wrap_direct() {
+	echo '#!/bin/sh'
+	echo 'mkdir -p /direct'
+	echo "cat >/direct/run-direct.sh <<'WISP_RUNNER_EOF'"
+	cat tests/linux/run-direct.sh
+	echo 'WISP_RUNNER_EOF'
+	echo "cat >/direct/inner.sh <<'WISP_INNER_EOF'"
+	cat "$1"
+	echo 'WISP_INNER_EOF'
+	cat <<'SH'
+rc=0
+sh /direct/run-direct.sh / /direct/inner.sh /tmp/direct.log 280 || rc=$?
+grep -v '^L1-SCENARIO-EXIT' /tmp/direct.log
+/usr/sbin/ip link show tap0 >/dev/null 2>&1 && echo "L1 direct-tap-left=yes" || echo "L1 direct-tap-left=no"
+echo "L1 direct-exit=$rc"
+exit $rc
+SH
 }
 
 # check_line KEY VALUE: the guest printed "CHECK KEY=VALUE" (or the level-1 host "L1 KEY=VALUE").

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# tests/linux/run-direct.sh, the Linux suite's runner where /dev/kvm is VT-x/AMD-V, on its own:
+# a scenario chrooted into a level-1-like tree (a static busybox), in namespaces of its own.
+# Booting Linux through it is tests/linux/linux.bats's job (inside level 1 on PVM hosts).
+
+setup() {
+	TMP=$(mktemp -d)
+	R=$TMP/root
+	mkdir -p "$R"/{bin,proc,sys,dev,tmp,run,guest,usr/sbin}
+	install -m 0755 /bin/busybox "$R/bin/busybox"
+	for a in $("$R/bin/busybox" --list); do [ -e "$R/bin/$a" ] || ln -s busybox "$R/bin/$a"; done
+	echo "a guest file" >"$R/guest/marker"
+	hostname_before=$(hostname)
+}
+
+teardown() {
+	rm -rf "$TMP"
+}
+
+@test "run-direct.sh: the scenario sees the tree, its own /tmp, network, PID and UTS namespaces; its links end with it" {
+	cat >"$TMP/s.sh" <<'SH'
+#!/bin/sh
+echo "guest=$(cat /guest/marker)"
+echo "kvm=$([ -c /dev/kvm ] && echo yes)"
+echo "links=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')"
+ip link add wispdirect0 type veth peer name wispdirect1 && echo "added=yes"
+echo "pid1=$(cat /proc/1/cmdline | tr '\0' ' ')"
+echo "host=$(hostname)"
+echo "tmp=$(ls -A /tmp | wc -l)"
+exit 7
+SH
+	run tests/linux/run-direct.sh "$R" "$TMP/s.sh" "$TMP/log" 20
+	cat "$TMP/log"
+	[ "$status" -eq 7 ]
+	grep -qx "guest=a guest file" "$TMP/log"
+	grep -qx "kvm=yes" "$TMP/log"
+	grep -qx "links=lo " "$TMP/log"
+	grep -qx "added=yes" "$TMP/log"
+	grep -qx "host=wisp-direct" "$TMP/log"
+	grep -qx "tmp=0" "$TMP/log"
+	grep -q "^pid1=/bin/sh -c" "$TMP/log" # the runner's shell is the namespace's init
+	grep -qx "L1-SCENARIO-EXIT 7" "$TMP/log"
+	! ip link show wispdirect0 2>/dev/null
+	! ip link show wispdirect1 2>/dev/null
+	[ "$(hostname)" = "$hostname_before" ]
+	# nothing left in the tree but an empty /direct, nothing mounted on it
+	[ -z "$(ls -A "$R/direct")" ]
+	! grep -q " $R/" /proc/mounts
+}
+
+@test "run-direct.sh: a scenario past its timeout is 124 and leaves no process behind" {
+	printf '#!/bin/sh\necho started\nexec sleep 600\n' >"$TMP/s.sh"
+	run tests/linux/run-direct.sh "$R" "$TMP/s.sh" "$TMP/log" 1
+	[ "$status" -eq 124 ]
+	[[ "$output" == *"still running after 1s"* ]]
+	grep -qx started "$TMP/log"
+	! pgrep -f "^sleep 600$"
+}
+
+@test "run-direct.sh: a tree that is not a level-1 tree, or no such tree: one error, exit 1" {
+	echo 'exit 0' >"$TMP/s.sh"
+	run tests/linux/run-direct.sh "$TMP/nothere" "$TMP/s.sh" "$TMP/log"
+	[ "$status" -eq 1 ]
+	[ "$output" = "run-direct.sh: $TMP/nothere is not a level-1 tree (no /bin)" ]
+	rm -r "$R/guest"
+	run tests/linux/run-direct.sh "$R" "$TMP/s.sh" "$TMP/log"
+	[ "$status" -eq 1 ]
+	[ "$output" = "run-direct.sh: $R is not a level-1 tree (no /guest)" ]
+}
