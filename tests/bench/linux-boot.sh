@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# tests/bench/linux-nested.sh - boot to user space of a stock Linux guest (Debian's cloud
+# tests/bench/linux-boot.sh - boot to user space of a stock Linux guest (Debian's cloud
 # kernel, ELF vmlinux, the rootfs-tools initramfs) for wisp and for QEMU's microvm machine,
-# side by side under the same level-1 KVM: a Debian kernel under QEMU's TCG with AMD SVM
-# (tests/linux/run-l1.sh), which is what these PVM machines offer. NESTED TCG: every figure is
-# emulation speed, useful only as a ratio between the two monitors in the same run.
+# side by side under the same KVM, through the Linux suite's runner (tests/linux):
+#   native      where /dev/kvm is VT-x/AMD-V: directly on it (tests/linux/run-direct.sh)
+#   nested-tcg  where it is PVM: under a level-1 KVM, a Debian kernel under QEMU's TCG with AMD
+#               SVM (tests/linux/run-l1.sh). Every figure is emulation speed then, useful only
+#               as a ratio between the two monitors in the same run.
+# LINUX_RUNNER=nested|direct overrides the choice, as for the suite.
 #
-# Each run (timed from /proc/uptime, 10 ms steps): process start -> the guest init's "wisp-init: up" line on the console (both
-# monitors), and for wisp also its boot-timer line (InstanceStart -> the guest's write of 123).
-# Prints one line per figure:
-#   linux-nested wisp: up_ms median=N runs=R boot_timer_ms median=M
-#   linux-nested qemu: up_ms median=N runs=R
+# Each run (timed from /proc/uptime, 10 ms steps): process start -> the guest init's "wisp-init:
+# up" line on the console (both monitors), and for wisp also its boot-timer line (InstanceStart
+# -> the guest's write of 123). Prints one line per figure:
+#   linux-boot mode=native|nested-tcg
+#   linux-boot wisp: up_ms median=N runs=R boot_timer_ms median=M
+#   linux-boot qemu: up_ms median=N runs=R
 # Environment: BUILD (default build), NESTED_RUNS (default 5 per monitor).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +21,8 @@ BUILD=${BUILD:-build}
 RUNS=${NESTED_RUNS:-5}
 SUITE=$BUILD/linux-suite
 mkdir -p "$SUITE/bench-guest"
+. tests/linux/linux_helpers.bash
+runner=$(linux_runner)
 
 rootfs-tools/guest-kernel build/linux-kernel >/dev/null
 cp build/linux-kernel/vmlinux "$SUITE/bench-guest/vmlinux"
@@ -59,10 +65,19 @@ while [ \$i -lt $RUNS ]; do
 	kill \$pid 2>/dev/null; wait \$pid 2>/dev/null
 done
 SH
-tests/linux/run-l1.sh "$SUITE/l1-bench.cpio" "$tmp/scenario.sh" "$tmp/log" $((120 + RUNS * 90))
+if [ "$runner" = direct ]; then
+	echo "linux-boot mode=native"
+	rm -rf "$SUITE/l1-bench-root"
+	mkdir -p "$SUITE/l1-bench-root"
+	(cd "$SUITE/l1-bench-root" && cpio -idm --quiet) <"$SUITE/l1-bench.cpio"
+	tests/linux/run-direct.sh "$SUITE/l1-bench-root" "$tmp/scenario.sh" "$tmp/log" $((60 + RUNS * 30))
+else
+	echo "linux-boot mode=nested-tcg"
+	tests/linux/run-l1.sh "$SUITE/l1-bench.cpio" "$tmp/scenario.sh" "$tmp/log" $((120 + RUNS * 90))
+fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'; }
 pick() { sed -n "s/^BENCH $1 .*$2=\([0-9]*\).*/\1/p" "$tmp/log"; }
 grep '^BENCH .* failed' "$tmp/log" >&2 && exit 1
-echo "linux-nested wisp: up_ms median=$(pick wisp up_ms | median) runs=$(pick wisp up_ms | wc -l) boot_timer_ms median=$(pick wisp boot_timer_ms | median)"
-echo "linux-nested qemu: up_ms median=$(pick qemu up_ms | median) runs=$(pick qemu up_ms | wc -l)"
+echo "linux-boot wisp: up_ms median=$(pick wisp up_ms | median) runs=$(pick wisp up_ms | wc -l) boot_timer_ms median=$(pick wisp boot_timer_ms | median)"
+echo "linux-boot qemu: up_ms median=$(pick qemu up_ms | median) runs=$(pick qemu up_ms | wc -l)"
