@@ -67,3 +67,15 @@ SH
 	[ "$status" -eq 1 ]
 	[ "$output" = "run-direct.sh: $R is not a level-1 tree (no /guest)" ]
 }
+
+@test "level1_fault: a level-1 hang, death, kernel BUG or a stalled guest console is the level-1 host's; a level-2 BUG is not" {
+	. tests/linux/linux_helpers.bash
+	printf 'L1: x\n[ 35.2] BUG: TASK stack guard page was hit\n' >"$TMP/a"
+	[ "$(level1_fault "$TMP/a" 125)" = "level-1 kernel: [ 35.2] BUG: TASK stack guard page was hit" ]
+	printf 'L1: x\n=== console\n[ 1.0] BUG: a guest one\n=== stderr\n=== end\nL1-SCENARIO-EXIT 1\n' >"$TMP/b"
+	! level1_fault "$TMP/b" 1
+	[ "$(level1_fault "$TMP/b" 124)" = "the level-1 machine hung" ]
+	[ "$(level1_fault "$TMP/b" 125)" = "the level-1 machine ended early" ]
+	printf 'L1 guest-stalled=yes\nL1-SCENARIO-EXIT 0\n' >"$TMP/c"
+	[ "$(level1_fault "$TMP/c" 0)" = "the guest's console stood still for 60 s" ]
+}
