@@ -1,3 +1,4 @@
-# Snapshots: the state file's container (header, tagged sections, CRC-64).
-WISP_SRCS += vmm/snapshot/crc64.c vmm/snapshot/snapfile.c
+# Snapshots: the state file's container (header, tagged sections, CRC-64) and the sparse
+# memory file.
+WISP_SRCS += vmm/snapshot/crc64.c vmm/snapshot/snapfile.c vmm/snapshot/memfile.c
 FUZZ_TARGETS += fuzz_snapfile

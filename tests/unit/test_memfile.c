@@ -1,0 +1,81 @@
+/*
+ * test_memfile.c - the snapshot memory file (vmm/snapshot/memfile.c): data pages land where
+ * they belong, zero pages stay holes (SEEK_DATA/SEEK_HOLE on a tmpfs file), a second region
+ * goes at its offset, the size check names both sizes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/unit/unit.h"
+#include "vmm/snapshot/memfile.h"
+
+#define PG MEMFILE_PAGE
+
+UNIT_TEST(memfile_writes_data_pages_and_leaves_zero_pages_holes)
+{
+	size_t size = 64 * PG;
+	uint8_t *mem = calloc(1, size), *back = malloc(size);
+	struct memfile_stats st = {0};
+	int fd = memfd_create("memfile-test", MFD_CLOEXEC);
+	struct stat sb;
+
+	CHECK(mem && back && fd >= 0);
+	mem[0] = 1;                         /* page 0 */
+	memset(mem + 5 * PG, 0xab, 3 * PG); /* pages 5-7: one run */
+	mem[63 * PG + PG - 1] = 7;          /* last byte of the last page */
+	CHECK_EQ(memfile_write_region(fd, 0, mem, size, &st), 0);
+	CHECK_EQ(st.pages_written, 5);
+	CHECK_EQ(st.pages_holes, 59);
+	CHECK_EQ(fstat(fd, &sb), 0);
+	CHECK_EQ(sb.st_size, size);
+	CHECK_EQ(pread(fd, back, size, 0), (ssize_t)size);
+	CHECK(memcmp(mem, back, size) == 0);
+	/* the zero pages were never written: holes (tmpfs reports them) */
+	CHECK_EQ(lseek(fd, 0, SEEK_HOLE), PG);
+	CHECK_EQ(lseek(fd, PG, SEEK_DATA), 5 * PG);
+	CHECK_EQ(lseek(fd, 5 * PG, SEEK_HOLE), 8 * PG);
+	CHECK_EQ(lseek(fd, 8 * PG, SEEK_DATA), 63 * PG);
+	CHECK_EQ(sb.st_blocks * 512, 5 * PG);
+	close(fd);
+	free(mem);
+	free(back);
+}
+
+UNIT_TEST(memfile_regions_at_offsets_and_an_all_zero_tail_still_sizes_the_file)
+{
+	uint8_t *lo = calloc(1, 4 * PG), *hi = calloc(1, 4 * PG);
+	struct memfile_stats st = {0};
+	int fd = memfd_create("memfile-test", MFD_CLOEXEC);
+	uint8_t b = 0;
+	char err[160];
+
+	CHECK(lo && hi && fd >= 0);
+	hi[PG] = 9;
+	CHECK_EQ(memfile_write_region(fd, 0, lo, 4 * PG, &st), 0);
+	CHECK_EQ(memfile_write_region(fd, 4 * PG, hi, 4 * PG, &st), 0);
+	CHECK_EQ(pread(fd, &b, 1, 5 * PG), 1);
+	CHECK_EQ(b, 9);
+	CHECK_EQ(memfile_check(fd, 8 * PG, err, sizeof(err)), 0);
+	CHECK_EQ(memfile_check(fd, 9 * PG, err, sizeof(err)), -1);
+	CHECK_STR_EQ(err, "the memory file holds 32768 bytes, the machine has 36864 bytes of RAM");
+	/* an all-zero region alone still makes the file its size */
+	CHECK_EQ(ftruncate(fd, 0), 0);
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ(memfile_write_region(fd, 0, lo, 4 * PG, &st), 0);
+	CHECK_EQ(st.pages_written, 0);
+	CHECK_EQ(memfile_check(fd, 4 * PG, err, sizeof(err)), 0);
+	/* unaligned sizes are refused, a read-only fd reports the write's error */
+	CHECK_EQ(memfile_write_region(fd, 0, lo, PG + 1, &st), -EINVAL);
+	close(fd);
+	fd = open("/dev/null", O_RDONLY);
+	CHECK_EQ(memfile_write_region(fd, 0, hi, 4 * PG, &st), -EBADF);
+	CHECK_EQ(memfile_check(fd, 0, err, sizeof(err)), -1);
+	CHECK_STR_EQ(err, "the memory file is not a regular file");
+	close(fd);
+	free(lo);
+	free(hi);
+}

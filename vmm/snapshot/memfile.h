@@ -1,0 +1,30 @@
+/*
+ * memfile.h - a snapshot's memory file: guest RAM, region after region in guest-physical order,
+ * written sparsely (a page of zeros is left a hole, so never-touched RAM costs no disk and a
+ * restore's MAP_PRIVATE mapping faults it in as zeros).
+ */
+#ifndef WISP_MEMFILE_H
+#define WISP_MEMFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MEMFILE_PAGE 4096u
+
+struct memfile_stats {
+	uint64_t pages_written; /* pages holding data */
+	uint64_t pages_holes;   /* pages of zeros, left as holes */
+};
+
+/* Writes mem[0..size) at file offset off of fd (a regular file opened for writing; size and off
+ * multiples of MEMFILE_PAGE) and extends the file to off + size. Runs of data pages go out in
+ * one pwrite each. 0, or -errno. */
+int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size,
+                         struct memfile_stats *stats);
+
+/* Checks that fd can back ram_size bytes of RAM: a regular file of exactly that size. 0, or -1
+ * with one sentence in err. */
+int memfile_check(int fd, uint64_t ram_size, char *err, size_t errlen);
+
+#endif
