@@ -132,7 +132,8 @@ UNIT_TEST(vcpu_state_refuses_a_malformed_section_before_setting_anything)
 	    .tag = SNAP_TAG_VCPU, .instance = 3, .data = data, .len = sizeof(data)};
 	char err[200] = "";
 
-	/* CPUID part of 8 bytes (a kvm_cpuid2 header with nent 0), then an MP state part of 5: one byte too many */
+	/* CPUID part of 8 bytes (a kvm_cpuid2 header with nent 0), then an MP state part of 5: one
+	 * byte too many */
 	data[0] = 8;
 	data[12] = 5;
 	CHECK_EQ(vcpu_state_restore(-1, &s, err, sizeof(err)), -1);
