@@ -15,9 +15,12 @@
 #ifndef WISP_DEVICE_H
 #define WISP_DEVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
+struct snap_writer;
+struct snap_reader;
 
 struct device_ops {
 	const char *name;
@@ -32,7 +35,16 @@ struct device_ops {
 	void (*resume)(void *dev);
 	/* Frees the instance; called once, after all vCPU threads have stopped. May be NULL. */
 	void (*destroy)(void *dev);
+	/* Snapshot, with every vCPU paused: save() appends the device's state as sections of its
+	 * own tag (device_save_nothing for a device without state); restore() puts it back into
+	 * a freshly created instance before any vCPU runs. NULL save: a VM with this device
+	 * cannot be snapshotted (yet), and says so. 0, or -1 with one sentence in err. */
+	int (*save)(void *dev, struct snap_writer *w, char *err, size_t errlen);
+	int (*restore)(void *dev, const struct snap_reader *r, char *err, size_t errlen);
 };
+
+/* The save() of a device that has no state to carry over (its restore may stay NULL). */
+int device_save_nothing(void *dev, struct snap_writer *w, char *err, size_t errlen);
 
 struct device_type {
 	const char *name;

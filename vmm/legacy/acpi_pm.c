@@ -87,6 +87,7 @@ static const struct device_ops acpi_pm_ops = {
     .read = acpi_pm_read,
     .write = acpi_pm_write,
     .destroy = acpi_pm_destroy,
+    .save = device_save_nothing,
 };
 
 /* Created with or without ACPI tables: without them no guest knows the ports, and a write

@@ -13,7 +13,9 @@
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/metrics.h"
+#include "vmm/snapshot/snapfile.h"
 #include "vmm/vm.h"
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,11 +62,50 @@ static void boot_timer_destroy(void *dev)
 	free(t);
 }
 
+/* Snapshot: whether the boot time was reported already ("BTMR"): a restored guest's later
+ * writes are repeats, not a new boot. */
+#define SNAP_TAG_BOOT_TIMER 0x524d5442u /* "BTMR" */
+
+static int boot_timer_save(void *dev, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct boot_timer *t = dev;
+
+	snap_begin(w, SNAP_TAG_BOOT_TIMER, 0);
+	snap_put_u32(w, atomic_load(&t->reported));
+	snap_end(w);
+	if (w->failed)
+		snprintf(err, errlen, "boot timer: the state file cannot grow");
+	return w->failed ? -1 : 0;
+}
+
+static int boot_timer_restore(void *dev, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct boot_timer *t = dev;
+	struct snap_section s;
+	struct snap_cursor c;
+	uint32_t reported;
+
+	if (!snap_find(r, SNAP_TAG_BOOT_TIMER, 0, &s)) {
+		snprintf(err, errlen, "the snapshot has no boot timer state");
+		return -1;
+	}
+	snap_cursor_init(&c, &s);
+	reported = snap_get_u32(&c);
+	if (!snap_cursor_done(&c) || reported > 1) {
+		snprintf(err, errlen, "boot timer state: malformed section");
+		return -1;
+	}
+	atomic_store(&t->reported, reported);
+	return 0;
+}
+
 static const struct device_ops boot_timer_ops = {
     .name = "boot-timer",
     .read = boot_timer_read,
     .write = boot_timer_write,
     .destroy = boot_timer_destroy,
+    .save = boot_timer_save,
+    .restore = boot_timer_restore,
 };
 
 static int boot_timer_create(struct vm *vm)

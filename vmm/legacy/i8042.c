@@ -11,10 +11,12 @@
 #include "vmm/device.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
+#include "vmm/snapshot/snapfile.h"
 #include "vmm/vm.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,11 +127,58 @@ static void i8042_destroy(void *dev)
 	free(k);
 }
 
+/* Snapshot: status, command byte, a command waiting for data, queued output ("KBDC"). */
+#define SNAP_TAG_I8042 0x4344424bu /* "KBDC" */
+
+static int i8042_save(void *dev, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct i8042 *k = dev;
+	uint8_t b[4 + I8042_QUEUE];
+
+	pthread_mutex_lock(&k->lock);
+	b[0] = k->status;
+	b[1] = k->command_byte;
+	b[2] = k->pending_cmd;
+	b[3] = (uint8_t)k->qlen;
+	for (unsigned i = 0; i < k->qlen; i++)
+		b[4 + i] = k->queue[(k->qhead + i) % I8042_QUEUE];
+	pthread_mutex_unlock(&k->lock);
+	snap_begin(w, SNAP_TAG_I8042, 0);
+	snap_put(w, b, 4 + b[3]);
+	snap_end(w);
+	if (w->failed)
+		snprintf(err, errlen, "i8042: the state file cannot grow");
+	return w->failed ? -1 : 0;
+}
+
+static int i8042_restore(void *dev, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct i8042 *k = dev;
+	struct snap_section s;
+
+	if (!snap_find(r, SNAP_TAG_I8042, 0, &s) || s.len < 4 || s.data[3] > I8042_QUEUE ||
+	    s.len != 4u + s.data[3]) {
+		snprintf(err, errlen, "i8042 state: missing or malformed");
+		return -1;
+	}
+	pthread_mutex_lock(&k->lock);
+	k->status = s.data[0];
+	k->command_byte = s.data[1];
+	k->pending_cmd = s.data[2];
+	k->qhead = 0;
+	k->qlen = s.data[3];
+	memcpy(k->queue, s.data + 4, k->qlen);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
 static const struct device_ops i8042_ops = {
     .name = "i8042",
     .read = i8042_read,
     .write = i8042_write,
     .destroy = i8042_destroy,
+    .save = i8042_save,
+    .restore = i8042_restore,
 };
 
 int i8042_send_ctrl_alt_del(struct vm *vm)

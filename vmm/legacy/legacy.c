@@ -31,6 +31,7 @@ static const struct device_ops legacy_ops = {
     .name = "legacy-ports",
     .read = legacy_read,
     .write = legacy_write,
+    .save = device_save_nothing,
 };
 
 static const struct {

@@ -13,11 +13,13 @@
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/legacy/console.h"
+#include "vmm/snapshot/snapfile.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -423,11 +425,85 @@ static void serial_destroy(void *dev)
 	serial_free(s);
 }
 
+/* Snapshot: the registers and the input not yet read by the guest (section "UART"). Output
+ * is flushed to the console first, so none is pending. */
+#define SNAP_TAG_SERIAL 0x54524155u /* "UART" */
+
+static int serial_save(void *dev, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct serial *s = dev;
+	uint8_t regs[9];
+	uint32_t n;
+
+	serial_flush(s);
+	pthread_mutex_lock(&s->lock);
+	regs[0] = s->ier;
+	regs[1] = s->lcr;
+	regs[2] = s->mcr;
+	regs[3] = s->scr;
+	regs[4] = s->dll;
+	regs[5] = s->dlm;
+	regs[6] = s->fifo_enabled;
+	regs[7] = s->thre_pending;
+	regs[8] = (uint8_t)s->irq_level;
+	n = ring_used(&s->in);
+	snap_begin(w, SNAP_TAG_SERIAL, 0);
+	snap_put(w, regs, sizeof(regs));
+	snap_put_u32(w, n);
+	for (uint32_t i = 0; i < n; i++)
+		snap_put(w, &s->in.data[(s->in.head + i) & (SERIAL_BUF_SIZE - 1)], 1);
+	snap_end(w);
+	pthread_mutex_unlock(&s->lock);
+	if (w->failed)
+		snprintf(err, errlen, "serial: the state file cannot grow");
+	return w->failed ? -1 : 0;
+}
+
+static int serial_restore(void *dev, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct serial *s = dev;
+	struct snap_section sec;
+	struct snap_cursor c;
+	uint8_t regs[9];
+	uint32_t n;
+
+	if (!snap_find(r, SNAP_TAG_SERIAL, 0, &sec)) {
+		snprintf(err, errlen, "the snapshot has no serial port state");
+		return -1;
+	}
+	snap_cursor_init(&c, &sec);
+	snap_get(&c, regs, sizeof(regs));
+	n = snap_get_u32(&c);
+	if (c.bad || n > SERIAL_BUF_SIZE || n != c.left || regs[6] > 1 || regs[7] > 1 ||
+	    regs[8] > 1) {
+		snprintf(err, errlen, "serial port state: malformed section");
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->ier = regs[0] & 0x0f;
+	s->lcr = regs[1];
+	s->mcr = regs[2] & 0x1f;
+	s->scr = regs[3];
+	s->dll = regs[4];
+	s->dlm = regs[5];
+	s->fifo_enabled = regs[6];
+	s->thre_pending = regs[7];
+	s->in.head = s->in.tail = 0;
+	for (uint32_t i = 0; i < n; i++)
+		ring_put(&s->in, c.p[i]);
+	/* The line as the IOAPIC saw it: the irqchip state restores the pin, this the model. */
+	s->irq_level = regs[8];
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static const struct device_ops serial_ops = {
     .name = "serial",
     .read = serial_pio_read,
     .write = serial_pio_write,
     .destroy = serial_destroy,
+    .save = serial_save,
+    .restore = serial_restore,
 };
 
 static int serial_create(struct vm *vm)
