@@ -30,6 +30,9 @@ static const char usage_text[] =
     "                         [,io=sync|async][,partuuid=UUID]   (repeatable)\n"
     "  --net SPEC             id=ID,tap=TAPNAME[,mac=XX:XX:XX:XX:XX:XX]   (repeatable)\n"
     "  --config-file PATH     configure from a Firecracker-style JSON file and boot\n"
+    "  --restore STATE        restore a snapshot (PUT /snapshot/create's snapshot_path) and run\n"
+    "                         it; needs --mem\n"
+    "  --mem PATH             the snapshot's memory file (mem_file_path)\n"
     "  --api-sock PATH        serve the REST API on this Unix socket\n"
     "  --no-api               no API socket\n"
     "  --id NAME              instance id reported by GET / (default anonymous-instance)\n"
@@ -54,6 +57,8 @@ enum {
 	OPT_DRIVE,
 	OPT_NET,
 	OPT_CONFIG,
+	OPT_RESTORE,
+	OPT_MEM_FILE,
 	OPT_API,
 	OPT_NO_API,
 	OPT_ID,
@@ -77,6 +82,8 @@ static const struct option long_options[] = {
     {"drive", required_argument, NULL, OPT_DRIVE},
     {"net", required_argument, NULL, OPT_NET},
     {"config-file", required_argument, NULL, OPT_CONFIG},
+    {"restore", required_argument, NULL, OPT_RESTORE},
+    {"mem", required_argument, NULL, OPT_MEM_FILE},
     {"api-sock", required_argument, NULL, OPT_API},
     {"no-api", no_argument, NULL, OPT_NO_API},
     {"id", required_argument, NULL, OPT_ID},
@@ -351,6 +358,12 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, struct vm_config 
 		case OPT_CONFIG:
 			opts->config_file = optarg;
 			break;
+		case OPT_RESTORE:
+			opts->restore = optarg;
+			break;
+		case OPT_MEM_FILE:
+			opts->restore_mem = optarg;
+			break;
 		case OPT_API:
 			opts->api_sock = optarg;
 			break;
@@ -397,6 +410,17 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, struct vm_config 
 		                "use one\n");
 		return -1;
 	}
+	if (!opts->restore != !opts->restore_mem) {
+		fprintf(stderr, "wisp: error: --restore and --mem go together (the state file and "
+		                "the memory file of one snapshot)\n");
+		return -1;
+	}
+	if (opts->restore &&
+	    (opts->config_file || opts->kernel_given || cfg->ndrives || cfg->nnets)) {
+		fprintf(stderr, "wisp: error: --restore describes the whole VM: no --kernel, "
+		                "--config-file, --drive or --net with it\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -406,7 +430,7 @@ const char *cli_api_socket(const struct cli_options *opts)
 		return NULL;
 	if (opts->api_sock)
 		return opts->api_sock;
-	if (opts->config_file || opts->kernel_given)
+	if (opts->config_file || opts->kernel_given || opts->restore)
 		return NULL;
 	return WISP_DEFAULT_API_SOCKET;
 }

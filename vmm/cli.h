@@ -13,7 +13,9 @@ struct cli_options {
 	const char *api_sock; /* NULL: see cli_api_socket() */
 	bool no_api;
 	bool no_seccomp;
-	bool kernel_given; /* --kernel: the VM is described on the command line */
+	bool kernel_given;       /* --kernel: the VM is described on the command line */
+	const char *restore;     /* --restore: a snapshot's state file */
+	const char *restore_mem; /* --mem: its memory file */
 	const char *id;
 	const char *log_path;
 	const char *level;

@@ -3,6 +3,7 @@
 #include "vmm/layout.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -49,6 +50,30 @@ fail:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+int guest_mem_init_file(struct guest_mem *mem, int fd, uint64_t size)
+{
+	void *base;
+	int dup_fd;
+
+	if (size == 0 || size > LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM + LAYOUT_MMIO_HOLE)
+		return -EINVAL;
+	/* MAP_PRIVATE: the guest's writes go to its own copies of the pages; the file, and every
+	 * other VM restored from it, never sees them. Untouched pages stay the page cache's. */
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0) {
+		int err = -errno;
+
+		munmap(base, size);
+		return err;
+	}
+	layout_slots(mem, base, size);
+	mem->memfd = dup_fd;
+	return 0;
 }
 
 void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size)

@@ -36,6 +36,10 @@ struct guest_mem {
 /* Lays out size bytes of RAM around the MMIO hole, creates the memfd and maps it.
  * Returns 0, or -errno with nothing left allocated. */
 int guest_mem_init(struct guest_mem *mem, uint64_t size);
+/* Same layout over a snapshot's memory file fd (size bytes, checked by the caller), mapped
+ * MAP_PRIVATE: pages fault in from the file as the guest touches them, and its writes stay its
+ * own. memfd becomes a duplicate of fd. 0, or -errno with nothing left mapped. */
+int guest_mem_init_file(struct guest_mem *mem, int fd, uint64_t size);
 /* Same layout over caller-provided host memory (unit tests, fuzzers); memfd = -1. */
 void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size);
 void guest_mem_destroy(struct guest_mem *mem);

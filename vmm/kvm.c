@@ -136,6 +136,11 @@ int kvm_host_open(struct kvm_host *host)
 	}
 	host->pvm = kvm_host_is_pvm(host->supported_cpuid);
 	host->has_xcrs = ioctl(host->fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	{
+		int xsave2 = ioctl(host->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+
+		host->xsave_size = xsave2 > 0 ? (size_t)xsave2 : 0;
+	}
 	return 0;
 fail:
 	kvm_host_close(host);

@@ -4,6 +4,7 @@
 #ifndef WISP_KVM_H
 #define WISP_KVM_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <linux/kvm.h>
 
@@ -16,6 +17,7 @@ struct kvm_host {
 	                                                      unless the guest is PVM-aware */
 	struct kvm_cpuid2 *supported_cpuid;                /* KVM_GET_SUPPORTED_CPUID, malloc'd */
 	struct kvm_msr_list *msr_list; /* KVM_GET_MSR_INDEX_LIST, malloc'd (snapshots) */
+	size_t xsave_size; /* KVM_CAP_XSAVE2: the vCPU XSAVE area's size; 0 without it */
 };
 
 /* Opens /dev/kvm and checks the API version and every capability wisp uses. On failure prints

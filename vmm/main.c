@@ -140,6 +140,10 @@ int main(int argc, char **argv)
 		/* vmm_start() has logged the reason (once) on failure. */
 		if (vmm_start(&vmm, err, sizeof(err)) < 0)
 			goto out_api;
+	} else if (opts.restore) {
+		if (vmm_snapshot_load(&vmm, opts.restore, opts.restore_mem, true, err,
+		                      sizeof(err)) < 0)
+			goto out_api;
 	}
 	code = evloop_run(vmm.loop);
 out_api:

@@ -287,6 +287,11 @@ static void *vcpu_thread(void *arg)
 	if (vm->thread_init)
 		vm->thread_init(vm, VM_THREAD_VCPU);
 	while (atomic_load(&vm->exit_code) < 0) {
+		/* A VM restored without resume_vm starts paused: no guest instruction runs. */
+		if (atomic_load(&vm->paused)) {
+			vcpu_park(vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno != EINTR && errno != EAGAIN) {
 				log_error("vcpu %u: KVM_RUN: %s", vcpu->index, strerror(errno));

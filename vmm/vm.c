@@ -348,8 +348,10 @@ out:
 	return rc;
 }
 
-struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host,
-                     struct evloop *loop)
+/* vm_create() and vm_create_from_snapshot(): mem_fd < 0 builds fresh RAM and loads the
+ * kernel; otherwise RAM is that memory file (MAP_PRIVATE) and nothing is loaded. */
+static struct vm *vm_build(const struct vm_config *config, const struct kvm_host *host,
+                           struct evloop *loop, int mem_fd)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int rc;
@@ -372,7 +374,8 @@ struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host
 		log_error("KVM_CREATE_VM failed: %s", strerror(errno));
 		goto fail;
 	}
-	rc = guest_mem_init(&vm->mem, config->mem_size_mib << 20);
+	rc = mem_fd < 0 ? guest_mem_init(&vm->mem, config->mem_size_mib << 20)
+	                : guest_mem_init_file(&vm->mem, mem_fd, config->mem_size_mib << 20);
 	if (rc < 0) {
 		log_error("guest memory (%llu MiB): %s", (unsigned long long)config->mem_size_mib,
 		          strerror(-rc));
@@ -393,7 +396,7 @@ struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host
 			goto fail;
 	}
 	vm->nvcpus = config->vcpu_count;
-	if (vm_create_devices(vm) < 0 || vm_load_guest(vm) < 0)
+	if (vm_create_devices(vm) < 0 || (mem_fd < 0 && vm_load_guest(vm) < 0))
 		goto fail;
 	log_debug("vCPUs, devices and kernel ready");
 	return vm;
@@ -401,6 +404,18 @@ struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host
 fail:
 	vm_destroy(vm);
 	return NULL;
+}
+
+struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host,
+                     struct evloop *loop)
+{
+	return vm_build(config, host, loop, -1);
+}
+
+struct vm *vm_create_from_snapshot(const struct vm_config *config, const struct kvm_host *host,
+                                   struct evloop *loop, int mem_fd)
+{
+	return vm_build(config, host, loop, mem_fd);
 }
 
 int vm_start(struct vm *vm)

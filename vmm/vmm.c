@@ -8,10 +8,14 @@
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/seccomp.h"
+#include "vmm/snapshot/memfile.h"
+#include "vmm/snapshot/snapshot.h"
 #include "vmm/vm.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +123,22 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 	return 0;
 }
 
+/* Opens the memory file of a snapshot and checks it can back size bytes of RAM. */
+static int vmm_check_memory_file(const char *path, int *fd, uint64_t size, char *err, size_t errlen)
+{
+	char why[200];
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return error_set(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+	if (memfile_check(*fd, size, why, sizeof(why)) < 0) {
+		close(*fd);
+		*fd = -1;
+		return error_set(err, errlen, "mem_file_path %s: %s", path, why);
+	}
+	return 0;
+}
+
 int vmm_pause(struct vmm *vmm, char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
@@ -200,4 +220,101 @@ int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limi
 		}
 	}
 	return 0;
+}
+
+int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
+                        size_t errlen)
+{
+	if (vmm->state == VMM_NOT_STARTED)
+		return error_set(err, errlen, "the microVM was never started: nothing to snapshot");
+	if (vmm->state != VMM_PAUSED)
+		return error_set(err, errlen, "the microVM must be paused (PATCH /vm) first");
+	if (snapshot_create(vmm->vm, state_path, mem_path, err, errlen) < 0) {
+		log_error("snapshot: %s", err);
+		return -1;
+	}
+	log_info("snapshot: %s and %s written", state_path, mem_path);
+	return 0;
+}
+
+/* The configuration a snapshot was taken with, for GET /vm/config and the VM's build. */
+static int restore_config(struct vmm *vmm, const struct snapshot_machine *m, char *err,
+                          size_t errlen)
+{
+	if (vmm->config.kernel_image_path || vmm->config.ndrives || vmm->config.nnets)
+		return error_set(err, errlen,
+		                 "a snapshot loads only into an unconfigured microVM (no boot "
+		                 "source, drives or network interfaces)");
+	vmm->config.vcpu_count = m->vcpu_count;
+	vmm->config.mem_size_mib = m->mem_size_mib;
+	vmm->config.smt = m->smt;
+	vmm->config.no_acpi = m->no_acpi;
+	return 0;
+}
+
+int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool resume,
+                      char *err, size_t errlen)
+{
+	struct snapshot_image img;
+	int mem_fd = -1, rc = -1;
+	long long requested_ns = log_clock_ns();
+	const struct vm_config before = vmm->config; /* the machine fields, put back on failure */
+
+	if (vmm->state != VMM_NOT_STARTED)
+		return error_set(err, errlen, "a snapshot loads only before the microVM starts");
+	if (kvm_host.fd < 0 && kvm_host_open(&kvm_host) < 0)
+		return start_failed_logged(err, errlen);
+	if (snapshot_read(state_path, &img, err, errlen) < 0)
+		return start_failed(err);
+	if (restore_config(vmm, &img.machine, err, errlen) < 0 ||
+	    vmm_check_memory_file(mem_path, &mem_fd, img.machine.mem_size_mib << 20, err, errlen) <
+	        0) {
+		start_failed(err);
+		goto out;
+	}
+	vmm->vm = vm_create_from_snapshot(&vmm->config, &kvm_host, vmm->loop, mem_fd);
+	if (!vmm->vm) {
+		start_failed_logged(err, errlen);
+		goto out;
+	}
+	vmm->vm->start_requested_ns = requested_ns;
+	if (snapshot_restore(vmm->vm, &img, err, errlen) < 0) {
+		start_failed(err);
+		vm_destroy(vmm->vm);
+		vmm->vm = NULL;
+		goto out;
+	}
+	if (vmm->seccomp)
+		vmm->vm->thread_init = vmm_vcpu_thread_init;
+	/* Not resumed: the vCPU threads start parked (vcpu_thread checks before KVM_RUN). */
+	atomic_store(&vmm->vm->paused, !resume);
+	if (vm_start(vmm->vm) < 0) {
+		start_failed_logged(err, errlen);
+		goto out;
+	}
+	vmm->state = resume ? VMM_RUNNING : VMM_PAUSED;
+	log_info("snapshot: restored from %s and %s (%s)", state_path, mem_path,
+	         resume ? "running" : "paused");
+	if (vmm->seccomp) {
+		int src = seccomp_install(SECCOMP_ROLE_VMM);
+
+		if (src < 0) {
+			log_error("seccomp: installing the vmm filter failed: %s", strerror(-src));
+			vm_request_stop(vmm->vm, 1);
+			start_failed_logged(err, errlen);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc < 0 && vmm->state == VMM_NOT_STARTED) {
+		vmm->config.vcpu_count = before.vcpu_count;
+		vmm->config.mem_size_mib = before.mem_size_mib;
+		vmm->config.smt = before.smt;
+		vmm->config.no_acpi = before.no_acpi;
+	}
+	if (mem_fd >= 0)
+		close(mem_fd);
+	snapshot_image_free(&img);
+	return rc;
 }

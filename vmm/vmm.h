@@ -45,4 +45,14 @@ int vmm_update_drive(struct vmm *vmm, const char *drive_id, const char *path,
 int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limiter_config *rx,
                    const struct rate_limiter_config *tx, char *err, size_t errlen);
 
+/* PUT /snapshot/create: the paused VM to state_path and mem_path (written completely or not at
+ * all). 0, or -1 with one sentence in err. */
+int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
+                        size_t errlen);
+/* PUT /snapshot/load, --restore: an unconfigured, unstarted vmm becomes the snapshot's VM,
+ * running when resume, else paused. 0, or -1 with one sentence in err, logged once, and
+ * nothing built. */
+int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool resume,
+                      char *err, size_t errlen);
+
 #endif

@@ -1,5 +1,6 @@
 # Snapshots: the state file's container (header, tagged sections, CRC-64) and the sparse
 # memory file.
 WISP_SRCS += vmm/snapshot/crc64.c vmm/snapshot/snapfile.c vmm/snapshot/memfile.c \
+	     vmm/snapshot/snapshot.c \
 	     vmm/snapshot/vcpu_state.c vmm/snapshot/vm_state.c
 FUZZ_TARGETS += fuzz_snapfile

@@ -1,0 +1,270 @@
+/*
+ * snapshot.c - a whole VM to its state and memory files and back (snapshot.h).
+ */
+#include "vmm/snapshot/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/config.h"
+#include "vmm/config_json.h"
+#include "vmm/device.h"
+#include "vmm/kvm.h"
+#include "vmm/snapshot/memfile.h"
+#include "vmm/snapshot/vcpu_state.h"
+#include "vmm/snapshot/vm_state.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define MACHINE_SMT     0x1u
+#define MACHINE_NO_ACPI 0x2u
+
+int device_save_nothing(void *dev, struct snap_writer *w, char *err, size_t errlen)
+{
+	(void)dev, (void)w, (void)err, (void)errlen;
+	return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* "PATH.partial": where a file is written before it is renamed to PATH. */
+static char *partial_name(const char *path)
+{
+	size_t n = strlen(path) + sizeof(".partial");
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s.partial", path);
+	return p;
+}
+
+static int write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	char *tmp = partial_name(path);
+	int fd, rc = -1;
+
+	if (!tmp)
+		return fail(err, errlen, "out of memory");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fail(err, errlen, "snapshot_path %s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fail(err, errlen, "snapshot_path %s: %s", path,
+			     n < 0 ? strerror(errno) : "short write");
+			close(fd);
+			unlink(tmp);
+			goto out;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		fail(err, errlen, "snapshot_path %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	return rc;
+}
+
+static int write_memory(const struct vm *vm, const char *path, char *err, size_t errlen)
+{
+	struct memfile_stats st = {0};
+	char *tmp = partial_name(path);
+	int fd, rc;
+
+	if (!tmp)
+		return fail(err, errlen, "out of memory");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	rc = memfile_write_region(fd, 0, vm->mem.base, vm->mem.size, &st);
+	if (rc < 0)
+		fail(err, errlen, "mem_file_path %s: %s", path, strerror(-rc));
+	if (close(fd) < 0 && rc == 0) {
+		rc = -errno;
+		fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+	}
+	if (rc == 0 && rename(tmp, path) < 0) {
+		rc = -errno;
+		fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+	}
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc < 0 ? -1 : 0;
+}
+
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+                    size_t errlen)
+{
+	const struct vm_config *cfg = vm->config;
+	struct snap_writer w;
+	uint8_t *file;
+	size_t len;
+	int rc;
+
+	for (unsigned i = 0; i < vm->ndevices; i++)
+		if (!vm->devices[i].ops->save)
+			return fail(err, errlen,
+			            "the %s device cannot be snapshotted yet: snapshots are of VMs "
+			            "without drives and network interfaces for now",
+			            vm->devices[i].ops->name);
+	snap_writer_init(&w, WISP_VERSION);
+	snap_begin(&w, SNAP_TAG_MACHINE, 0);
+	snap_put_u32(&w, vm->nvcpus);
+	snap_put_u64(&w, cfg->mem_size_mib);
+	snap_put_u32(&w, (cfg->smt ? MACHINE_SMT : 0) | (cfg->no_acpi ? MACHINE_NO_ACPI : 0));
+	snap_end(&w);
+	if (vm_state_save(vm->vm_fd, &w, err, errlen) < 0)
+		goto fail;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vcpu_state_save(vm->vcpus[i].fd, i, vm->host->msr_list, vm->host->xsave_size,
+		                    vm->host->has_xcrs, &w, err, errlen) < 0)
+			goto fail;
+	for (unsigned i = 0; i < vm->ndevices; i++)
+		if (vm->devices[i].ops->save(vm->devices[i].dev, &w, err, errlen) < 0)
+			goto fail;
+	if (snap_finish(&w, &file, &len) < 0)
+		return fail(err, errlen, "the state file cannot be built (out of memory)");
+	/* Memory first: a state file never names a memory file that is not complete. */
+	rc = write_memory(vm, mem_path, err, errlen);
+	if (rc == 0)
+		rc = write_file(state_path, file, len, err, errlen);
+	if (rc < 0)
+		unlink(mem_path);
+	free(file);
+	return rc;
+fail:
+	snap_writer_free(&w);
+	return -1;
+}
+
+static int parse_machine(const struct snap_reader *r, struct snapshot_machine *m, char *err,
+                         size_t errlen)
+{
+	struct snap_section s;
+	struct snap_cursor c;
+	uint32_t flags;
+
+	if (!snap_find(r, SNAP_TAG_MACHINE, 0, &s))
+		return fail(err, errlen, "the snapshot has no machine section");
+	snap_cursor_init(&c, &s);
+	m->vcpu_count = snap_get_u32(&c);
+	m->mem_size_mib = snap_get_u64(&c);
+	flags = snap_get_u32(&c);
+	if (!snap_cursor_done(&c) || flags & ~(MACHINE_SMT | MACHINE_NO_ACPI))
+		return fail(err, errlen, "the machine section is malformed");
+	if (m->vcpu_count < 1 || m->vcpu_count > CONFIG_MAX_VCPUS)
+		return fail(err, errlen, "the snapshot has %u vCPUs (1 to %u possible)",
+		            m->vcpu_count, CONFIG_MAX_VCPUS);
+	if (config_check_mem_size_mib((long long)m->mem_size_mib, err, errlen) < 0 ||
+	    m->mem_size_mib > (1ull << 43))
+		return -1;
+	m->smt = flags & MACHINE_SMT;
+	m->no_acpi = flags & MACHINE_NO_ACPI;
+	if (snap_count(r, SNAP_TAG_VCPU) != m->vcpu_count)
+		return fail(err, errlen, "the snapshot has %u vCPU sections for %u vCPUs",
+		            snap_count(r, SNAP_TAG_VCPU), m->vcpu_count);
+	return 0;
+}
+
+int snapshot_read(const char *state_path, struct snapshot_image *img, char *err, size_t errlen)
+{
+	struct stat st;
+	char why[200];
+	int fd;
+
+	memset(img, 0, sizeof(*img));
+	fd = open(state_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "snapshot_path %s: %s", state_path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SNAP_MAX_FILE) {
+		close(fd);
+		return fail(err, errlen, "snapshot_path %s: not a regular file of at most %u MiB",
+		            state_path, SNAP_MAX_FILE >> 20);
+	}
+	img->len = (size_t)st.st_size;
+	img->buf = malloc(img->len ? img->len : 1);
+	if (!img->buf) {
+		close(fd);
+		return fail(err, errlen, "out of memory");
+	}
+	for (size_t got = 0; got < img->len;) {
+		ssize_t n = read(fd, img->buf + got, img->len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			snapshot_image_free(img);
+			return fail(err, errlen, "snapshot_path %s: %s", state_path,
+			            n < 0 ? strerror(errno) : "file shrank while read");
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (snap_open(&img->reader, img->buf, img->len, why, sizeof(why)) < 0 ||
+	    parse_machine(&img->reader, &img->machine, why, sizeof(why)) < 0) {
+		snapshot_image_free(img);
+		return fail(err, errlen, "snapshot_path %s: %s", state_path, why);
+	}
+	return 0;
+}
+
+void snapshot_image_free(struct snapshot_image *img)
+{
+	free(img->buf);
+	memset(img, 0, sizeof(*img));
+}
+
+int snapshot_restore(struct vm *vm, const struct snapshot_image *img, char *err, size_t errlen)
+{
+	struct snap_section s;
+
+	if (!snap_find(&img->reader, SNAP_TAG_VM, 0, &s))
+		return fail(err, errlen, "the snapshot has no VM section");
+	if (vm_state_restore(vm->vm_fd, &s, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (!snap_find(&img->reader, SNAP_TAG_VCPU, i, &s))
+			return fail(err, errlen, "the snapshot has no state for vCPU %u", i);
+		if (vcpu_state_restore(vm->vcpus[i].fd, &s, err, errlen) < 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < vm->ndevices; i++) {
+		const struct device_ops *ops = vm->devices[i].ops;
+
+		if (!ops->save)
+			return fail(err, errlen, "the %s device cannot be restored yet", ops->name);
+		if (ops->restore && ops->restore(vm->devices[i].dev, &img->reader, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
