@@ -310,12 +310,125 @@ static enum api_parse_result put_metrics(const struct api_request *req, const ch
 	return action(act, API_ACT_PUT_METRICS);
 }
 
-static enum api_parse_result snapshots(const struct api_request *req, const char *id,
-                                       const json_t *body, struct api_action *act,
-                                       struct api_response *resp)
+/* obj.key as a non-empty string copied into *out: 0, or -1 with "where.key: ..." in err. */
+static int get_path(const json_t *obj, const char *where, const char *key, bool required,
+                    char **out, char *err, size_t errlen)
 {
-	(void)req, (void)id, (void)body, (void)act;
-	return bad_request(resp, "snapshots are not supported yet");
+	const json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (required)
+			snprintf(err, errlen, "%s.%s: required", where, key);
+		return required ? -1 : 0;
+	}
+	if (!json_is_string(v) || !json_string_length(v)) {
+		snprintf(err, errlen, "%s.%s: expected a non-empty string", where, key);
+		return -1;
+	}
+	*out = strdup(json_string_value(v));
+	if (!*out) {
+		snprintf(err, errlen, "%s.%s: out of memory", where, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* PUT /snapshot/create: {snapshot_type?: "Full"|"Diff", snapshot_path, mem_file_path,
+ * version?}. Diff snapshots are refused until dirty-page tracking exists. */
+static enum api_parse_result snapshot_create(const struct api_request *req, const char *id,
+                                             const json_t *body, struct api_action *act,
+                                             struct api_response *resp)
+{
+	static const char *const fields[] = {"snapshot_type", "snapshot_path", "mem_file_path",
+	                                     "version", NULL};
+	static const char *const types[] = {"Full", "Diff"};
+	struct api_snapshot *sn = &act->u.snapshot;
+	char err[API_ERR_MAX];
+	unsigned type = 0;
+
+	(void)req, (void)id;
+	memset(sn, 0, sizeof(*sn));
+	if (config_json_check_fields(body, "snapshot-create", fields, err, sizeof(err)) < 0 ||
+	    config_json_get_enum(body, "snapshot-create", "snapshot_type", false, types, 2, &type,
+	                         err, sizeof(err)) < 0)
+		return bad_request(resp, err);
+	if (type == 1)
+		return bad_request(resp, "snapshot-create.snapshot_type: Diff snapshots are not "
+		                         "supported yet (Full only)");
+	if (get_path(body, "snapshot-create", "snapshot_path", true, &sn->snapshot_path, err,
+	             sizeof(err)) < 0 ||
+	    get_path(body, "snapshot-create", "mem_file_path", true, &sn->mem_path, err,
+	             sizeof(err)) < 0) {
+		free(sn->snapshot_path);
+		free(sn->mem_path);
+		return bad_request(resp, err);
+	}
+	return action(act, API_ACT_SNAPSHOT_CREATE);
+}
+
+/* PUT /snapshot/load: {snapshot_path, mem_backend: {backend_type: "File", backend_path} or
+ * the older mem_file_path, enable_diff_snapshots?, resume_vm?}. */
+static enum api_parse_result snapshot_load(const struct api_request *req, const char *id,
+                                           const json_t *body, struct api_action *act,
+                                           struct api_response *resp)
+{
+	static const char *const fields[] = {"snapshot_path", "mem_backend",
+	                                     "mem_file_path", "enable_diff_snapshots",
+	                                     "resume_vm",     NULL};
+	static const char *const backend_fields[] = {"backend_type", "backend_path", NULL};
+	static const char *const backends[] = {"File", "Uffd"};
+	struct api_snapshot *sn = &act->u.snapshot;
+	const json_t *backend = json_object_get(body, "mem_backend");
+	const json_t *resume = json_object_get(body, "resume_vm");
+	const json_t *diff = json_object_get(body, "enable_diff_snapshots");
+	char err[API_ERR_MAX];
+	unsigned type = 0;
+
+	(void)req, (void)id;
+	memset(sn, 0, sizeof(*sn));
+	if (config_json_check_fields(body, "snapshot-load", fields, err, sizeof(err)) < 0)
+		return bad_request(resp, err);
+	if (resume && !json_is_null(resume) && !json_is_boolean(resume))
+		return bad_request(resp, "snapshot-load.resume_vm: expected a boolean");
+	if (diff && !json_is_null(diff) && !json_is_boolean(diff))
+		return bad_request(resp, "snapshot-load.enable_diff_snapshots: expected a boolean");
+	if (json_is_true(diff))
+		return bad_request(resp, "snapshot-load.enable_diff_snapshots: Diff snapshots are "
+		                         "not supported yet");
+	if (backend && !json_is_null(backend)) {
+		if (json_object_get(body, "mem_file_path"))
+			return bad_request(resp,
+			                   "snapshot-load: give mem_backend or mem_file_path, "
+			                   "not both");
+		if (!json_is_object(backend))
+			return bad_request(resp, "snapshot-load.mem_backend: expected an object");
+		if (config_json_check_fields(backend, "snapshot-load.mem_backend", backend_fields,
+		                             err, sizeof(err)) < 0 ||
+		    config_json_get_enum(backend, "snapshot-load.mem_backend", "backend_type", true,
+		                         backends, 2, &type, err, sizeof(err)) < 0)
+			return bad_request(resp, err);
+		if (type == 1)
+			return bad_request(resp, "snapshot-load.mem_backend.backend_type: the Uffd "
+			                         "backend is not supported yet (File only)");
+		if (get_path(backend, "snapshot-load.mem_backend", "backend_path", true,
+		             &sn->mem_path, err, sizeof(err)) < 0)
+			return bad_request(resp, err);
+	} else if (get_path(body, "snapshot-load", "mem_file_path", false, &sn->mem_path, err,
+	                    sizeof(err)) < 0) {
+		return bad_request(resp, err);
+	} else if (!sn->mem_path) {
+		return bad_request(resp,
+		                   "snapshot-load: mem_backend (or mem_file_path) is required");
+	}
+	if (get_path(body, "snapshot-load", "snapshot_path", true, &sn->snapshot_path, err,
+	             sizeof(err)) < 0) {
+		free(sn->mem_path);
+		sn->mem_path = NULL;
+		return bad_request(resp, err);
+	}
+	sn->resume_vm = json_is_true(resume);
+	return action(act, API_ACT_SNAPSHOT_LOAD);
 }
 
 static enum api_parse_result unsupported(const struct api_request *req, const char *id,
@@ -354,8 +467,8 @@ static const struct api_route api_routes[] = {
     {API_METHOD_PATCH, "/vm", false, patch_vm},
     {API_METHOD_PUT, "/logger", false, put_logger},
     {API_METHOD_PUT, "/metrics", false, put_metrics},
-    {API_METHOD_PUT, "/snapshot/create", false, snapshots},
-    {API_METHOD_PUT, "/snapshot/load", false, snapshots},
+    {API_METHOD_PUT, "/snapshot/create", false, snapshot_create},
+    {API_METHOD_PUT, "/snapshot/load", false, snapshot_load},
     /* Firecracker resources wisp does not implement: a clear 400 for any method. */
     {ANY_METHOD, "/mmds", false, unsupported},
     {ANY_METHOD, "/mmds/config", false, unsupported},
@@ -520,6 +633,12 @@ void api_action_free(struct api_action *act)
 		free(act->u.metrics_path);
 		act->u.metrics_path = NULL;
 		break;
+	case API_ACT_SNAPSHOT_CREATE:
+	case API_ACT_SNAPSHOT_LOAD:
+		free(act->u.snapshot.snapshot_path);
+		free(act->u.snapshot.mem_path);
+		act->u.snapshot.snapshot_path = act->u.snapshot.mem_path = NULL;
+		break;
 	default:
 		break;
 	}
@@ -536,6 +655,7 @@ static bool pre_boot_action(enum api_action_kind kind)
 	case API_ACT_PUT_LOGGER:
 	case API_ACT_PUT_METRICS:
 	case API_ACT_INSTANCE_START:
+	case API_ACT_SNAPSHOT_LOAD:
 		return true;
 	default:
 		return false;
@@ -550,6 +670,7 @@ static bool post_boot_action(enum api_action_kind kind)
 	case API_ACT_SEND_CTRL_ALT_DEL:
 	case API_ACT_PAUSE:
 	case API_ACT_RESUME:
+	case API_ACT_SNAPSHOT_CREATE:
 		return true;
 	default:
 		return false;
@@ -680,6 +801,24 @@ static void instance_start(struct vmm *vmm, const struct api_vmm_ops *ops,
 	respond_no_content(resp);
 }
 
+static void snapshot_load_exec(struct vmm *vmm, const struct api_vmm_ops *ops,
+                               const struct api_snapshot *sn, struct api_response *resp)
+{
+	char err[API_ERR_MAX] = "";
+
+	if (!ops->snapshot_load) {
+		api_response_error(resp, 400, "snapshots are not available here");
+		return;
+	}
+	if (ops->snapshot_load(vmm, sn->snapshot_path, sn->mem_path, sn->resume_vm, err,
+	                       sizeof(err)) < 0) {
+		api_response_error(resp, 400, "Load snapshot error: %s",
+		                   err[0] ? err : "unknown error");
+		return;
+	}
+	respond_no_content(resp);
+}
+
 /* The runtime actions: each goes straight to the VMM. */
 static void runtime_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct api_action *act,
                          struct api_response *resp)
@@ -707,6 +846,12 @@ static void runtime_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct 
 		break;
 	case API_ACT_RESUME:
 		rc = ops->resume(vmm, err, sizeof(err));
+		break;
+	case API_ACT_SNAPSHOT_CREATE:
+		rc = ops->snapshot_create
+		         ? ops->snapshot_create(vmm, act->u.snapshot.snapshot_path,
+		                                act->u.snapshot.mem_path, err, sizeof(err))
+		         : -1;
 		break;
 	default:
 		snprintf(err, sizeof(err), "internal error: action %d", (int)act->kind);
@@ -775,6 +920,9 @@ void api_execute(struct vmm *vmm, const struct api_vmm_ops *ops, struct api_acti
 			break;
 		case API_ACT_FLUSH_METRICS:
 			flush_metrics_exec(ops, resp);
+			break;
+		case API_ACT_SNAPSHOT_LOAD:
+			snapshot_load_exec(vmm, ops, &act->u.snapshot, resp);
 			break;
 		default:
 			runtime_exec(vmm, ops, act, resp);

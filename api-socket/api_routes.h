@@ -99,6 +99,10 @@ struct api_vmm_ops {
 	int (*update_net)(struct vmm *vmm, const char *iface_id,
 	                  const struct rate_limiter_config *rx,
 	                  const struct rate_limiter_config *tx, char *err, size_t errlen);
+	int (*snapshot_create)(struct vmm *vmm, const char *state_path, const char *mem_path,
+	                       char *err, size_t errlen);
+	int (*snapshot_load)(struct vmm *vmm, const char *state_path, const char *mem_path,
+	                     bool resume, char *err, size_t errlen);
 	int (*flush_metrics)(void);                /* 0 or -1 */
 	int (*set_metrics_path)(const char *path); /* 0 or -errno */
 	int (*set_log_path)(const char *path);     /* 0 or -errno */
@@ -134,6 +138,8 @@ enum api_action_kind {
 	API_ACT_FLUSH_METRICS,
 	API_ACT_PAUSE,
 	API_ACT_RESUME,
+	API_ACT_SNAPSHOT_CREATE,
+	API_ACT_SNAPSHOT_LOAD,
 };
 
 /* A validated request, ready for the event loop. Owns its strings. */
@@ -148,6 +154,10 @@ struct api_action {
 		struct config_net_update net_update;
 		struct config_logger logger;
 		char *metrics_path;
+		struct api_snapshot {
+			char *snapshot_path, *mem_path;
+			bool resume_vm;
+		} snapshot;
 	} u;
 };
 

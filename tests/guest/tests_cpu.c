@@ -55,8 +55,25 @@ GUEST_TEST("exception", test_exception);
 
 struct counter_args {
 	u64 interval_ticks;
-	u64 count; /* lines to print; 0 = forever */
+	u64 count;        /* lines to print; 0 = forever */
+	u64 region_words; /* 0: no memory region */
 };
+
+#define COUNTER_REGION_MAX_KIB 1024
+static u64 counter_region[COUNTER_REGION_MAX_KIB * 128] __noinit;
+
+/* Step n of the region: one word changes, then the sum of all words (mod 2^64) is printed.
+ * The sum after step n depends on n alone (tests/bats/counter-check.py recomputes it), so a
+ * restored guest whose memory came back wrong prints a wrong sum. */
+static u64 counter_region_step(u64 words, u64 n)
+{
+	u64 sum = 0;
+
+	counter_region[n % words] ^= (n + 1) * 0x9e3779b97f4a7c15ull;
+	for (u64 i = 0; i < words; i++)
+		sum += counter_region[i];
+	return sum;
+}
 
 /*
  * CPL3: prints "COUNTER n" every interval. After a pause (VM paused, snapshot) the schedule
@@ -67,8 +84,14 @@ static long user_counter(u64 arg)
 	const struct counter_args *a = (const void *)arg;
 	u64 n, next = rdtsc();
 
+	for (u64 i = 0; i < a->region_words; i++)
+		counter_region[i] = 0;
 	for (n = 0; a->count == 0 || n < a->count; n++) {
-		uprintf("COUNTER %lu\n", n);
+		if (a->region_words)
+			uprintf("COUNTER %lu sum=%lx\n", n,
+			        counter_region_step(a->region_words, n));
+		else
+			uprintf("COUNTER %lu\n", n);
 		next += a->interval_ticks;
 		if ((s64)(rdtsc() - next) > (s64)a->interval_ticks)
 			next = rdtsc();
@@ -78,7 +101,8 @@ static long user_counter(u64 arg)
 	return 0;
 }
 
-/* counter: wisp.arg = interval in ms (default 10), wisp.count = lines (default 0: forever). */
+/* counter: wisp.arg = interval in ms (default 10), wisp.count = lines (default 0: forever),
+ * wisp.region = KiB of memory (at most 1024) changed a word a line, whose sum each line shows. */
 static __noreturn void test_counter(void)
 {
 	static struct counter_args args;
@@ -88,6 +112,10 @@ static __noreturn void test_counter(void)
 
 	args.interval_ticks = ms * khz;
 	args.count = cmdline_get_u64("wisp.count", 0);
+	args.region_words = cmdline_get_u64("wisp.region", 0);
+	if (args.region_words > COUNTER_REGION_MAX_KIB)
+		args.region_words = COUNTER_REGION_MAX_KIB;
+	args.region_words *= 128;
 	gprintf("TSC khz=%lu source=%s\n", khz, src);
 	cpl3_run(user_counter, (u64)&args);
 	test_pass();

@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# Snapshot and restore of the test guest: wisp.test=counter prints "COUNTER n sum=X" every
+# 10 ms, X the sum of a memory region it changes a word a line (counter-check.py recomputes
+# every sum, so memory restored wrong shows). A snapshot is taken through the API
+# (PATCH /vm Paused, PUT /snapshot/create), wisp is killed with SIGKILL, and a new process
+# restores it (--restore, or PUT /snapshot/load); the counter must go on from where it stopped.
+# Bad input: each refused with one clear message while the original VM keeps running.
+
+setup() {
+	cd "$BATS_TEST_DIRNAME/../.."
+	B="${BUILD:-build}"
+	case "$B" in
+	/*) ;;
+	*) B="$PWD/$B" ;;
+	esac
+	WISP="$B/wisp"
+	GUEST="$B/guest/wisp-test-guest.elf"
+	CHECK="$PWD/tests/bats/counter-check.py"
+	[ -x "$WISP" ] || skip "$WISP not built"
+	[ -c /dev/kvm ] || skip "no /dev/kvm"
+	DIR="$(mktemp -d /tmp/wisp-snap-bats.XXXXXX)"
+	PIDS=()
+}
+
+teardown() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$DIR"
+}
+
+# api SOCK METHOD PATH [BODY]: prints "STATUS BODY".
+api() {
+	local out
+	out=$(curl -s -w '\n%{http_code}' --unix-socket "$1" -X "$2" "http://localhost$3" ${4:+-d "$4"})
+	echo "$(tail -n 1 <<<"$out") $(head -n -1 <<<"$out")"
+}
+
+# boot_counter NAME VCPUS [BOOT_ARGS_EXTRA]: a counter guest with an API socket $DIR/NAME.sock,
+# console in $DIR/NAME.out; waits for its 20th line.
+boot_counter() {
+	local name=$1 vcpus=$2 sock=$DIR/$1.sock
+	"$WISP" --api-sock "$sock" --level Info </dev/null >"$DIR/$name.out" 2>"$DIR/$name.err" &
+	PIDS+=($!)
+	eval "${name}_PID=$!"
+	for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.02; done
+	[ "$(api "$sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=10 wisp.region=256 ${3:-}\"}")" = "204 " ]
+	[ "$(api "$sock" PUT /machine-config "{\"vcpu_count\": $vcpus, \"mem_size_mib\": 128}")" = "204 " ]
+	[ "$(api "$sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
+	wait_line "$DIR/$name.out" "COUNTER 20 "
+}
+
+# wait_line FILE TEXT: up to 10 s for TEXT to appear in FILE.
+wait_line() {
+	for _ in $(seq 1 500); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
+	echo "no '$2' in $1:"
+	tail -n 5 "$1"
+	return 1
+}
+
+last_counter() { sed -n 's/^COUNTER \([0-9]*\) .*/\1/p' "$1" | tail -n 1; }
+
+# snapshot NAME: pauses NAME, snapshots it into $DIR/NAME.snap and $DIR/NAME.mem, kills it -9.
+snapshot() {
+	local sock=$DIR/$1.sock
+	[ "$(api "$sock" PATCH /vm '{"state": "Paused"}')" = "204 " ]
+	[ "$(api "$sock" PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$DIR/$1.snap\", \"mem_file_path\": \"$DIR/$1.mem\"}")" = "204 " ]
+	local pid_var=${1}_PID
+	kill -9 "${!pid_var}"
+	wait "${!pid_var}" 2>/dev/null || true
+}
+
+@test "snapshot: the counter and its memory go on in a new process (--restore), 1 and 2 vCPUs; the memory file is sparse" {
+	for vcpus in 1 2; do
+		boot_counter a "$vcpus"
+		snapshot a
+		stopped=$(last_counter "$DIR/a.out")
+		[ "$(head -c 8 "$DIR/a.snap")" = WISPSNAP ]
+		[ "$(stat -c %s "$DIR/a.mem")" -eq $((128 << 20)) ]
+		# written sparsely: a few MiB of pages touched out of 128
+		[ "$(du -k "$DIR/a.mem" | cut -f1)" -lt 16384 ]
+		! ls "$DIR"/*.partial 2>/dev/null
+		"$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" --level Info </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
+		PIDS+=($!)
+		pid=$!
+		wait_line "$DIR/b.out" "COUNTER $((stopped + 20)) "
+		kill "$pid"
+		wait "$pid"
+		# the two consoles together count 0, 1, 2, ... with every sum right: the restored
+		# guest went on from the line it had reached, nothing repeated, nothing lost
+		"$CHECK" 256 "$DIR/a.out" "$DIR/b.out"
+		! grep -q '^COUNTER 0 ' "$DIR/b.out"
+		grep -q "snapshot: restored from $DIR/a.snap" "$DIR/b.err"
+		! grep -qi error "$DIR/b.err"
+		rm -f "$DIR"/a.* "$DIR"/b.*
+	done
+}
+
+@test "snapshot: PUT /snapshot/load with resume_vm false stays Paused until PATCH /vm; GET / and /vm/config after the restore" {
+	boot_counter a 2
+	snapshot a
+	stopped=$(last_counter "$DIR/a.out")
+	"$WISP" --api-sock "$DIR/b.sock" </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$DIR/b.sock" ] && break; sleep 0.02; done
+	[ "$(api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$DIR/a.mem\"}, \"resume_vm\": false}")" = "204 " ]
+	run api "$DIR/b.sock" GET /
+	[[ "$output" == 200*'"state":"Paused"'* ]]
+	run api "$DIR/b.sock" GET /vm/config
+	[[ "$output" == 200*'"vcpu_count":2'* ]]
+	[[ "$output" == *'"mem_size_mib":128'* ]]
+	sleep 0.3
+	! grep -q '^COUNTER' "$DIR/b.out" # paused: the guest has not run
+	[ "$(api "$DIR/b.sock" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
+	wait_line "$DIR/b.out" "COUNTER $((stopped + 10)) "
+	"$CHECK" 256 "$DIR/a.out" "$DIR/b.out"
+	# a second load into the same, now running, process is refused
+	run api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_file_path\": \"$DIR/a.mem\"}"
+	[[ "$output" == "400 "*"not supported after starting the microVM"* ]]
+}
+
+@test "snapshot: two restores of one snapshot run side by side; neither sees the other's memory, the files stay as written" {
+	boot_counter a 1
+	snapshot a
+	stopped=$(last_counter "$DIR/a.out")
+	sum_before=$(sha256sum "$DIR/a.mem" "$DIR/a.snap")
+	for r in r1 r2; do
+		"$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" </dev/null >"$DIR/$r.out" 2>"$DIR/$r.err" &
+		PIDS+=($!)
+	done
+	wait_line "$DIR/r1.out" "COUNTER $((stopped + 50)) "
+	wait_line "$DIR/r2.out" "COUNTER $((stopped + 50)) "
+	# each one's sums are right: its writes went to its own private copy
+	"$CHECK" 256 "$DIR/a.out" "$DIR/r1.out"
+	"$CHECK" 256 "$DIR/a.out" "$DIR/r2.out"
+	[ "$(sha256sum "$DIR/a.mem" "$DIR/a.snap")" = "$sum_before" ]
+	# and a third restore, started later, begins from the snapshot again, not from their state
+	"$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" </dev/null >"$DIR/r3.out" 2>"$DIR/r3.err" &
+	PIDS+=($!)
+	wait_line "$DIR/r3.out" "COUNTER $((stopped + 5)) "
+	"$CHECK" 256 "$DIR/a.out" "$DIR/r3.out"
+}
+
+@test "snapshot: refused while running, before start, with a drive, to a path that cannot be written; the VM keeps running" {
+	S=$DIR/x.sock
+	"$WISP" --api-sock "$S" </dev/null >"$DIR/x.out" 2>"$DIR/x.err" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$S" ] && break; sleep 0.02; done
+	run api "$S" PUT /snapshot/create "{\"snapshot_path\": \"$DIR/s\", \"mem_file_path\": \"$DIR/m\"}"
+	[[ "$output" == "400 "*"not supported before starting the microVM"* ]]
+	kill -9 "${PIDS[-1]}"
+	boot_counter a 1
+	S=$DIR/a.sock
+	run api "$S" PUT /snapshot/create "{\"snapshot_path\": \"$DIR/s\", \"mem_file_path\": \"$DIR/m\"}"
+	[[ "$output" == "400 "*"must be paused"* ]]
+	[ "$(api "$S" PATCH /vm '{"state": "Paused"}')" = "204 " ]
+	run api "$S" PUT /snapshot/create "{\"snapshot_path\": \"$DIR/nodir/s\", \"mem_file_path\": \"$DIR/m\"}"
+	[[ "$output" == "400 "*"snapshot_path $DIR/nodir/s: No such file or directory"* ]]
+	run api "$S" PUT /snapshot/create "{\"snapshot_path\": \"$DIR/s\", \"mem_file_path\": \"$DIR/nodir/m\"}"
+	[[ "$output" == "400 "*"mem_file_path $DIR/nodir/m: No such file or directory"* ]]
+	# nothing half-written left behind
+	[ -z "$(ls "$DIR" | grep -E '^(s|m)(\.partial)?$')" ]
+	[ "$(api "$S" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
+	n=$(last_counter "$DIR/a.out")
+	wait_line "$DIR/a.out" "COUNTER $((n + 5)) "
+	# a VM with a drive: its device state is not saved yet, and it says so
+	truncate -s 1M "$DIR/disk.img"
+	"$WISP" --api-sock "$DIR/d.sock" </dev/null >"$DIR/d.out" 2>"$DIR/d.err" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$DIR/d.sock" ] && break; sleep 0.02; done
+	api "$DIR/d.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter\"}"
+	api "$DIR/d.sock" PUT /drives/d0 "{\"drive_id\": \"d0\", \"path_on_host\": \"$DIR/disk.img\", \"is_root_device\": false, \"is_read_only\": false}"
+	api "$DIR/d.sock" PUT /actions '{"action_type": "InstanceStart"}'
+	wait_line "$DIR/d.out" "COUNTER 3"
+	[ "$(api "$DIR/d.sock" PATCH /vm '{"state": "Paused"}')" = "204 " ]
+	run api "$DIR/d.sock" PUT /snapshot/create "{\"snapshot_path\": \"$DIR/s\", \"mem_file_path\": \"$DIR/m\"}"
+	[[ "$output" == "400 "*"the virtio-mmio device cannot be snapshotted yet"* ]]
+	[ ! -e "$DIR/s" ] && [ ! -e "$DIR/m" ]
+	[ "$(api "$DIR/d.sock" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
+}
+
+@test "restore: a corrupted byte, a truncated state file, a short or missing memory file, --restore without --mem: one error, exit 1" {
+	boot_counter a 1
+	snapshot a
+	cp "$DIR/a.snap" "$DIR/bad.snap"
+	printf '\x55' | dd of="$DIR/bad.snap" bs=1 seek=200 conv=notrunc 2>/dev/null
+	run "$WISP" --restore "$DIR/bad.snap" --mem "$DIR/a.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"snapshot_path $DIR/bad.snap: checksum mismatch"* ]]
+	head -c 1000 "$DIR/a.snap" >"$DIR/short.snap"
+	run "$WISP" --restore "$DIR/short.snap" --mem "$DIR/a.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"truncated: the header says a body of"* ]]
+	printf 'not a snapshot at all' >"$DIR/junk.snap"
+	run "$WISP" --restore "$DIR/junk.snap" --mem "$DIR/a.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not a wisp snapshot (bad magic)"* ]]
+	truncate -s 64M "$DIR/small.mem"
+	run "$WISP" --restore "$DIR/a.snap" --mem "$DIR/small.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mem_file_path $DIR/small.mem: the memory file holds 67108864 bytes, the machine has 134217728 bytes of RAM"* ]]
+	run "$WISP" --restore "$DIR/a.snap" --mem "$DIR/none.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mem_file_path $DIR/none.mem: No such file or directory"* ]]
+	run "$WISP" --restore "$DIR/a.snap"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--restore and --mem go together"* ]]
+	run "$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" --kernel "$GUEST"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--restore describes the whole VM"* ]]
+	# each error is one line
+	run "$WISP" --restore "$DIR/bad.snap" --mem "$DIR/a.mem"
+	[ "$(grep -c 'error' <<<"$output")" -eq 1 ]
+	# through the API: a 400 with the reason, and the process keeps serving
+	"$WISP" --api-sock "$DIR/b.sock" </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$DIR/b.sock" ] && break; sleep 0.02; done
+	run api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/bad.snap\", \"mem_file_path\": \"$DIR/a.mem\"}"
+	[[ "$output" == "400 "*"Load snapshot error: snapshot_path $DIR/bad.snap: checksum mismatch"* ]]
+	[ "$(api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_file_path\": \"$DIR/a.mem\", \"resume_vm\": true}")" = "204 " ]
+	wait_line "$DIR/b.out" "COUNTER"
+	# into an already configured VM: refused
+	"$WISP" --api-sock "$DIR/c.sock" </dev/null >"$DIR/c.out" 2>"$DIR/c.err" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$DIR/c.sock" ] && break; sleep 0.02; done
+	api "$DIR/c.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\"}"
+	run api "$DIR/c.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_file_path\": \"$DIR/a.mem\"}"
+	[[ "$output" == "400 "*"a snapshot loads only into an unconfigured microVM"* ]]
+	[[ "$(api "$DIR/c.sock" GET /)" == 200*'"state":"Not started"'* ]]
+}
