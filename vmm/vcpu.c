@@ -243,8 +243,10 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		/* Only without an in-kernel LAPIC; treat as a spurious exit. */
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		/* Triple fault or shutdown: a guest's way to stop, exit code 0. */
-		log_info("vcpu %u: guest shutdown (triple fault) at rip 0x%llx", vcpu->index,
+		/* Triple fault or shutdown: a guest's way to stop, exit code 0 (as Firecracker). A
+		 * warning, not info: a kernel that triple-faults has usually crashed, and whoever
+		 * reads the log should see why the VM ended. */
+		log_warn("vcpu %u: guest shutdown (triple fault) at rip 0x%llx", vcpu->index,
 		         (unsigned long long)vcpu_rip(vcpu));
 		vm_request_stop(vcpu->vm, 0);
 		return false;

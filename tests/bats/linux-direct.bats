@@ -68,7 +68,7 @@ SH
 	[ "$output" = "run-direct.sh: $R is not a level-1 tree (no /guest)" ]
 }
 
-@test "level1_fault: a level-1 hang, death, kernel BUG or a stalled guest console is the level-1 host's; a level-2 BUG is not" {
+@test "level1_fault: a level-1 hang, death, kernel BUG, a stalled guest console or a triple fault before user space is the level-1 host's; a level-2 BUG is not" {
 	. tests/linux/linux_helpers.bash
 	printf 'L1: x\n[ 35.2] BUG: TASK stack guard page was hit\n' >"$TMP/a"
 	[ "$(level1_fault "$TMP/a" 125)" = "level-1 kernel: [ 35.2] BUG: TASK stack guard page was hit" ]
@@ -78,4 +78,9 @@ SH
 	[ "$(level1_fault "$TMP/b" 125)" = "the level-1 machine ended early" ]
 	printf 'L1 guest-stalled=yes\nL1-SCENARIO-EXIT 0\n' >"$TMP/c"
 	[ "$(level1_fault "$TMP/c" 0)" = "the guest's console stood still for 60 s" ]
+	printf '=== console\n[ 3.1] tcp_listen_portaddr_hash hash table entr\n=== stderr\n[wisp] WARN vcpu 0: guest shutdown (triple fault) at rip 0x1\n=== end\nL1-SCENARIO-EXIT 0\n' >"$TMP/d"
+	[ "$(level1_fault "$TMP/d" 0)" = "the level-2 kernel triple-faulted before user space" ]
+	# After user space the same line is the test's business.
+	printf '=== console\nwisp-init: up\n=== stderr\n[wisp] WARN vcpu 0: guest shutdown (triple fault) at rip 0x1\n=== end\n' >"$TMP/e"
+	! level1_fault "$TMP/e" 0
 }

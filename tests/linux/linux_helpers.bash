@@ -121,10 +121,13 @@ fi
 wait $pid
 echo "L1 wisp-exit=$?"
 echo "L1 guest-file=$(debugfs -R 'cat /data/guest.txt' /tmp/rootfs.ext4 2>/dev/null)"
+# Each marker on a line of its own, even after a console cut off mid-line.
 echo "=== console"
 cat /tmp/console
+[ -z "$(tail -c 1 /tmp/console)" ] || echo
 echo "=== stderr"
 cat /tmp/wisp.err
+[ -z "$(tail -c 1 /tmp/wisp.err)" ] || echo
 echo "=== end"
 SH
 }
@@ -224,8 +227,9 @@ SH
 
 # level1_fault LOG STATUS: prints why a nested run failed in the level-1 host rather than in
 # the level-2 guest, status 0 when it did: the level-1 machine hung or died (run-l1.sh's 124,
-# 125), its kernel logged a panic, BUG or Oops (outside the level-2 console's section), or the
-# level-2 guest's console stood still for 60 s (the scenario's stall report).
+# 125), its kernel logged a panic, BUG or Oops (outside the level-2 console's section), the
+# level-2 guest's console stood still for 60 s (the scenario's stall report), or the level-2
+# kernel triple-faulted before reaching user space.
 level1_fault() {
 	local line
 	[ "$2" -ne 124 ] || { echo "the level-1 machine hung"; return 0; }
@@ -233,6 +237,14 @@ level1_fault() {
 		{ echo "level-1 kernel: $line"; return 0; }
 	[ "$2" -ne 125 ] || { echo "the level-1 machine ended early"; return 0; }
 	grep -q '^L1 guest-stalled=yes' "$1" && { echo "the guest's console stood still for 60 s"; return 0; }
+	# The level-2 kernel triple-faulted before user space (seen once in ~20 runs, at random
+	# points of an otherwise identical boot, cut off mid-line): the emulated SVM's doing.
+	# After user space a triple fault is the test's to judge, never retried.
+	if sed -n '/^=== stderr$/,/^=== end$/p' "$1" | grep -q 'guest shutdown (triple fault)' &&
+		! sed -n '/^=== console$/,/^=== stderr$/p' "$1" | grep -q 'wisp-init: up'; then
+		echo "the level-2 kernel triple-faulted before user space"
+		return 0
+	fi
 	return 1
 }
 
