@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "virtio/virtq.h"
@@ -37,6 +38,9 @@
 
 struct vm;
 struct notify_ctx;
+struct snap_writer;
+struct snap_reader;
+struct snap_section;
 
 #define VIRTIO_MMIO_VENDOR_WISP 0x50534957u /* bytes 'W' 'I' 'S' 'P' in memory order */
 #define VIRTIO_MMIO_MAX_QUEUES  4
@@ -76,6 +80,16 @@ struct virtio_device_ops {
 	 * resume the device re-checks its queues. Event-loop thread. May be NULL. */
 	void (*pause)(void *dev);
 	void (*resume)(void *dev);
+	/* Snapshot, VM paused, event-loop thread. save() first settles what is in flight into
+	 * the rings (completes it, or keeps the chain heads it still holds), then appends its own
+	 * section (its tag, the transport's instance); the transport's registers and queue indices
+	 * are saved after it, so they include what the device just pushed. restore() runs on a
+	 * fresh device after the transport's state is back (queues set up at their saved
+	 * indices, t->active as saved) and before any vCPU runs. NULL save: a VM with this
+	 * device cannot be snapshotted. 0, or -1 with one sentence in err. */
+	int (*save)(void *dev, struct snap_writer *w, uint32_t instance, char *err, size_t errlen);
+	int (*restore)(void *dev, const struct snap_reader *r, uint32_t instance, char *err,
+	               size_t errlen);
 };
 
 /* How the transport reaches the outside world (KVM + event loop, or a test). */
@@ -170,6 +184,22 @@ void virtio_mmio_handle_control(struct virtio_mmio *t);
 void virtio_mmio_handle_notify(struct virtio_mmio *t, unsigned qidx);
 /* Loop side: full device reset, as a Status write of 0 (VM reset). */
 void virtio_mmio_reset(struct virtio_mmio *t);
+
+/* ---- snapshot (mmio_snapshot.c) ---- */
+
+#define SNAP_TAG_VIRTIO_MMIO 0x4f494d56u /* "VMIO" */
+
+/* The transport's slot among the VM's virtio-mmio devices: its sections' instance. */
+uint32_t virtio_mmio_instance(const struct virtio_mmio *t);
+/* Appends the register file, the negotiated features and every queue's configuration and
+ * indices as section VMIO/instance. Loop thread, control work done, VM paused. */
+void virtio_mmio_save(const struct virtio_mmio *t, struct snap_writer *w);
+/* Puts a VMIO section back into t (fresh, reset): registers, and when it was active the
+ * queues set up over t->mem at their saved indices. Checks everything first (device type,
+ * queue count, status bits, features offered, queue areas inside RAM) and changes nothing
+ * when it refuses: 0, or -1 with one sentence in err. Does not call the device. */
+int virtio_mmio_restore(struct virtio_mmio *t, const struct snap_section *s, char *err,
+                        size_t errlen);
 
 /* For devices, on the loop thread. */
 static inline struct virtq *virtio_mmio_queue(struct virtio_mmio *t, unsigned qidx)

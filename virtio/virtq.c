@@ -239,6 +239,16 @@ int virtq_pop(struct virtq *q, struct virtq_chain *chain)
 	}
 }
 
+int virtq_chain_at(struct virtq *q, uint16_t head, struct virtq_chain *chain)
+{
+	if (!virtq_ready(q) || head >= q->size)
+		return -1;
+	chain_init(chain, head);
+	if (walk(q, chain, q->cfg.desc_gpa, q->size, head, q->size, true) == 0)
+		chain->complete = true;
+	return 0;
+}
+
 void virtq_fill(struct virtq *q, uint16_t offset, uint16_t head, uint32_t len)
 {
 	vring_used_elem_t *e;

@@ -122,6 +122,12 @@ static inline bool virtq_ready(const struct virtq *q)
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *chain);
 
+/* Walks the chain at head again, as virtq_pop() did when it handed it out: for a device
+ * restored from a snapshot that still holds chains it had popped (the driver does not touch
+ * a chain until it comes back in the used ring). 0 and *chain (check chain->err), or -1 when
+ * the queue is not usable or head is out of range. */
+int virtq_chain_at(struct virtq *q, uint16_t head, struct virtq_chain *chain);
+
 /* Returns chain head to the driver with len bytes written into its writable buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 /* Batched return: virtq_fill() writes used element used_idx + offset without publishing it;

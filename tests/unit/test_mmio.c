@@ -2,8 +2,10 @@
 #include "tests/unit/test_virtq_ring.h"
 #include "tests/unit/unit.h"
 #include "virtio/mmio.h"
+#include "vmm/snapshot/snapfile.h"
 
 #include <linux/virtio_ids.h>
+#include <stdlib.h>
 
 #define FAKE_FEATURE (1ULL << 5)
 
@@ -414,5 +416,123 @@ UNIT_TEST(mmio_needs_reset_keeps_status)
 	/* the driver echoing NEEDS_RESET back is not an error; reset clears it */
 	wr(VIRTIO_MMIO_STATUS, 0);
 	CHECK_EQ(rd(VIRTIO_MMIO_STATUS), 0);
+	teardown();
+}
+
+/* ---- snapshot (mmio_snapshot.c) ---- */
+
+/* The transport tp saved alone into a state file; *s is its section (the caller frees *buf). */
+static bool save_alone(uint8_t **buf, struct snap_reader *r, struct snap_section *s)
+{
+	struct snap_writer w;
+	size_t len;
+	char err[200];
+
+	snap_writer_init(&w, "test");
+	virtio_mmio_save(&tp, &w);
+	return snap_finish(&w, buf, &len) == 0 && snap_open(r, *buf, len, err, sizeof(err)) == 0 &&
+	       snap_find(r, SNAP_TAG_VIRTIO_MMIO, 0, s);
+}
+
+UNIT_TEST(mmio_snapshot_round_trip_keeps_registers_and_queue_indices)
+{
+	struct virtio_mmio t2;
+	struct fake_dev fd2 = {0};
+	struct virtio_mmio_env env = {fake_irq, fake_kick, &fd2};
+	struct snap_reader r;
+	struct snap_section s;
+	uint8_t *buf;
+	char err[200];
+
+	setup();
+	negotiate(ALL_FEATURES);
+	setup_queue(0, &ring.cfg);
+	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
+	tp.queues[0].last_avail = 7;
+	tp.queues[0].used_idx = 5;
+	tp.queues[0].signalled_used = 4;
+	atomic_store(&tp.interrupt_status, VIRTIO_MMIO_INT_VRING);
+	CHECK(save_alone(&buf, &r, &s));
+
+	virtio_mmio_init(&t2, &ring.mem, &fake_ops, &fd2, 2, &env);
+	fd2.t = &t2;
+	CHECK_EQ(virtio_mmio_restore(&t2, &s, err, sizeof(err)), 0);
+	CHECK(t2.active);
+	CHECK_EQ(t2.features, ALL_FEATURES);
+	CHECK_EQ(t2.status, tp.status);
+	CHECK_EQ(t2.driver_features, ALL_FEATURES);
+	CHECK_EQ(atomic_load(&t2.interrupt_status), VIRTIO_MMIO_INT_VRING);
+	CHECK(virtq_ready(&t2.queues[0]));
+	CHECK(!virtq_ready(&t2.queues[1]));
+	CHECK(t2.queues[0].event_idx);
+	CHECK_EQ(t2.queues[0].last_avail, 7);
+	CHECK_EQ(t2.queues[0].used_idx, 5);
+	CHECK_EQ(t2.queues[0].signalled_used, 4);
+	CHECK_EQ(fd2.activations, 0); /* the device's own restore is the caller's */
+	CHECK_EQ(t2.qregs[0].cfg.desc_gpa, ring.cfg.desc_gpa);
+	virtio_mmio_fini(&t2);
+	free(buf);
+	teardown();
+}
+
+UNIT_TEST(mmio_snapshot_refuses_other_devices_and_bad_queues_unchanged)
+{
+	static const struct virtio_device_ops net_like = {
+	    .name = "fake-net",
+	    .device_id = VIRTIO_ID_NET,
+	    .features = fake_features,
+	    .config_read = fake_config_read,
+	    .activate = fake_activate,
+	    .queue_notify = fake_notify,
+	};
+	struct virtio_mmio t2;
+	struct fake_dev fd2 = {0};
+	struct virtio_mmio_env env = {fake_irq, fake_kick, &fd2};
+	struct snap_reader r;
+	struct snap_section s;
+	uint8_t *buf, copy[512];
+	struct snap_section bad;
+	char err[200];
+
+	setup();
+	negotiate(ALL_FEATURES);
+	setup_queue(0, &ring.cfg);
+	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
+	CHECK(save_alone(&buf, &r, &s));
+
+	virtio_mmio_init(&t2, &ring.mem, &net_like, &fd2, 2, &env);
+	CHECK_EQ(virtio_mmio_restore(&t2, &s, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "saved for another kind of device");
+	virtio_mmio_fini(&t2);
+
+	virtio_mmio_init(&t2, &ring.mem, &fake_ops, &fd2, 2, &env);
+	CHECK(s.len <= sizeof(copy));
+	memcpy(copy, s.data, s.len);
+	bad = s;
+	bad.data = copy;
+	/* queue 0's descriptor table (offset 64) far outside RAM */
+	memset(copy + 64, 0xff, 8);
+	CHECK_EQ(virtio_mmio_restore(&t2, &bad, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "a ready queue outside guest RAM");
+	CHECK_EQ(t2.status, 0);
+	CHECK(!t2.active);
+	/* an unknown status bit */
+	memcpy(copy, s.data, s.len);
+	copy[8] |= 0x20;
+	CHECK_EQ(virtio_mmio_restore(&t2, &bad, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "unknown status");
+	/* features the device never offered */
+	memcpy(copy, s.data, s.len);
+	copy[24 + 7] |= 0x80;
+	CHECK_EQ(virtio_mmio_restore(&t2, &bad, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "features this device does not offer");
+	/* one byte short */
+	memcpy(copy, s.data, s.len);
+	bad.len = s.len - 1;
+	CHECK_EQ(virtio_mmio_restore(&t2, &bad, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "malformed section");
+	CHECK_EQ(t2.status, 0);
+	virtio_mmio_fini(&t2);
+	free(buf);
 	teardown();
 }
