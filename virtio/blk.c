@@ -23,6 +23,7 @@
 #include "vmm/evloop.h"
 #include "vmm/log.h"
 #include "vmm/metrics.h"
+#include "vmm/snapshot/snapfile.h"
 #include "vmm/vm.h"
 
 #include <endian.h>
@@ -436,6 +437,86 @@ static void blk_destroy(void *dev)
 	blk_dev_free(dev);
 }
 
+/* ---- snapshot: section "VBLK" ----
+ * u8 id[72] (NUL-padded), u64 capacity (sectors), u32 flags (bit 0: a request waits for the
+ * rate limiter), u32 that request's chain head, then the rate limiter (RATELIMIT_SNAP_SIZE).
+ * Everything in flight is completed into the used ring first; the request the limiter holds
+ * stays the guest's chain, and is parsed again from its head on restore. */
+#define SNAP_TAG_VIRTIO_BLK 0x4b4c4256u /* "VBLK" */
+#define BLK_SNAP_ID_LEN     72
+#define BLK_SNAP_THROTTLED  0x1u
+
+static int blk_save(void *dev, struct snap_writer *w, uint32_t instance, char *err, size_t errlen)
+{
+	struct blk_dev *b = dev;
+	char id[BLK_SNAP_ID_LEN] = {0};
+
+	(void)err, (void)errlen;
+	b->io->ops->drain(b->io);
+	virtio_mmio_signal_used(b->t, 0);
+	memcpy(id, b->id, strnlen(b->id, sizeof(b->id)));
+	snap_begin(w, SNAP_TAG_VIRTIO_BLK, instance);
+	snap_put(w, id, sizeof(id));
+	snap_put_u64(w, atomic_load(&b->capacity));
+	snap_put_u32(w, b->throttled ? BLK_SNAP_THROTTLED : 0);
+	snap_put_u32(w, b->throttled ? b->throttled->head : 0);
+	ratelimit_save(&b->limiter, w);
+	snap_end(w);
+	return 0;
+}
+
+static int blk_restore(void *dev, const struct snap_reader *r, uint32_t instance, char *err,
+                       size_t errlen)
+{
+	struct blk_dev *b = dev;
+	struct snap_section s;
+	struct snap_cursor c;
+	char id[BLK_SNAP_ID_LEN + 1] = {0};
+	uint64_t capacity;
+	uint32_t flags, head;
+
+	if (!snap_find(r, SNAP_TAG_VIRTIO_BLK, instance, &s)) {
+		snprintf(err, errlen, "drive %s: the snapshot has no state for it", b->id);
+		return -1;
+	}
+	snap_cursor_init(&c, &s);
+	snap_get(&c, id, BLK_SNAP_ID_LEN);
+	capacity = snap_get_u64(&c);
+	flags = snap_get_u32(&c);
+	head = snap_get_u32(&c);
+	ratelimit_restore(&b->limiter, &c);
+	if (!snap_cursor_done(&c) || flags & ~BLK_SNAP_THROTTLED) {
+		snprintf(err, errlen, "drive %s: malformed state in the snapshot", b->id);
+		return -1;
+	}
+	if (strcmp(id, b->id) != 0) {
+		snprintf(err, errlen, "drive %s: the snapshot has drive %.64s in its place", b->id,
+		         id);
+		return -1;
+	}
+	/* The guest's filesystem knows the disk's size: a backing file of another size is not
+	 * the disk the snapshot was taken with. */
+	if (capacity != atomic_load(&b->capacity)) {
+		snprintf(
+		    err, errlen,
+		    "drive %s: its file has %llu sectors now, %llu when the snapshot was taken",
+		    b->id, (unsigned long long)atomic_load(&b->capacity),
+		    (unsigned long long)capacity);
+		return -1;
+	}
+	b->active = b->t->active;
+	if (b->active && (flags & BLK_SNAP_THROTTLED)) {
+		if (head > UINT16_MAX ||
+		    virtq_chain_at(blk_queue(b), (uint16_t)head, &b->chain) < 0) {
+			snprintf(err, errlen,
+			         "drive %s: the held request's chain is not in its queue", b->id);
+			return -1;
+		}
+		b->throttled = parse(b, &b->chain); /* NULL: failed back to the guest */
+	}
+	return 0;
+}
+
 const struct virtio_device_ops blk_virtio_ops = {
     .name = "virtio-blk",
     .device_id = VIRTIO_ID_BLOCK,
@@ -446,6 +527,8 @@ const struct virtio_device_ops blk_virtio_ops = {
     .queue_notify = blk_queue_notify,
     .reset = blk_reset,
     .destroy = blk_destroy,
+    .save = blk_save,
+    .restore = blk_restore,
 };
 
 /* ---- event-loop handlers ---- */

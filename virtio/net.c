@@ -53,6 +53,7 @@
 #include "vmm/evloop.h"
 #include "vmm/log.h"
 #include "vmm/metrics.h"
+#include "vmm/snapshot/snapfile.h"
 #include "vmm/vm.h"
 
 #define NET_QUEUE_RX   0
@@ -229,13 +230,26 @@ static bool rx_pool_full(struct net *n)
 	       n->rx_niov + VIRTQ_MAX_SIZE > NET_RX_IOV_MAX;
 }
 
+/* Appends a usable chain to the pool (which has room: !rx_pool_full()). */
+static void rx_pool_put(struct net *n, const struct virtq_chain *c)
+{
+	struct net_rx_slot *s = &n->rx_slots[n->rx_nslots++];
+
+	s->head = c->head;
+	s->niov = c->nwrite;
+	s->iov_first = (uint16_t)n->rx_niov;
+	s->room = c->write_bytes;
+	memcpy(&n->rx_iov[n->rx_niov], &c->iov[c->nread], c->nwrite * sizeof(c->iov[0]));
+	n->rx_niov += c->nwrite;
+	n->rx_room += c->write_bytes;
+}
+
 /* Pops one usable RX chain into the pool. 1 added, 0 none available (or the pool is full),
  * -1 the queue is not usable. Unusable chains are handed back empty and counted. */
 static int rx_pool_add(struct net *n)
 {
 	struct virtq *q = net_queue(n, NET_QUEUE_RX);
 	struct virtq_chain *c = &n->rx_chain;
-	struct net_rx_slot *s;
 
 	while (!rx_pool_full(n)) {
 		int r = virtq_pop(q, c);
@@ -247,14 +261,7 @@ static int rx_pool_add(struct net *n)
 			net_count(&n->c.rx_malformed, 1);
 			continue;
 		}
-		s = &n->rx_slots[n->rx_nslots++];
-		s->head = c->head;
-		s->niov = c->nwrite;
-		s->iov_first = (uint16_t)n->rx_niov;
-		s->room = c->write_bytes;
-		memcpy(&n->rx_iov[n->rx_niov], &c->iov[c->nread], c->nwrite * sizeof(c->iov[0]));
-		n->rx_niov += c->nwrite;
-		n->rx_room += c->write_bytes;
+		rx_pool_put(n, c);
 		return 1;
 	}
 	return 0;
@@ -646,6 +653,138 @@ static void net_resume(void *dev)
 	tx_process(n);
 }
 
+/* ---- snapshot: section "VNET" ----
+ * u8 id[72] (NUL-padded), u8 mac[8] (6 used), u32 flags (bit 0: a TX chain is pending,
+ * bit 1: it was paid for), u32 its head, u32 pooled RX chains, u32 0, u16 head of each
+ * (padded to 4 bytes), then the RX and the TX rate limiters (RATELIMIT_SNAP_SIZE each).
+ * A frame held whole in the pool is delivered before the snapshot; one whose tail waits in
+ * the sink for more buffers is dropped (and counted): the pooled chains go back into the
+ * pool on restore, empty. */
+#define SNAP_TAG_VIRTIO_NET 0x54454e56u /* "VNET" */
+#define NET_SNAP_ID_LEN     72
+#define NET_SNAP_TX_PENDING 0x1u
+#define NET_SNAP_TX_PAID    0x2u
+
+static int net_save(void *dev, struct snap_writer *w, uint32_t instance, char *err, size_t errlen)
+{
+	struct net *n = dev;
+	char id[NET_SNAP_ID_LEN] = {0};
+	uint8_t mac[8] = {0};
+
+	(void)err, (void)errlen;
+	if (n->rx_held && !n->rx_in_sink) {
+		rx_deliver(n);
+		net_signal(n, NET_QUEUE_RX);
+	} else if (n->rx_held) {
+		n->rx_held = n->rx_in_sink = 0;
+		net_count(&n->c.rx_dropped, 1);
+	}
+	memcpy(id, n->id, strnlen(n->id, sizeof(n->id)));
+	memcpy(mac, n->config.mac, 6);
+	snap_begin(w, SNAP_TAG_VIRTIO_NET, instance);
+	snap_put(w, id, sizeof(id));
+	snap_put(w, mac, sizeof(mac));
+	snap_put_u32(w, (n->tx_pending ? NET_SNAP_TX_PENDING : 0) |
+	                    (n->tx_pending && n->tx_paid ? NET_SNAP_TX_PAID : 0));
+	snap_put_u32(w, n->tx_pending ? n->tx_chain.head : 0);
+	snap_put_u32(w, n->rx_nslots);
+	snap_put_u32(w, 0);
+	for (unsigned i = 0; i < n->rx_nslots; i++) {
+		uint16_t head = htole16(n->rx_slots[i].head);
+
+		snap_put(w, &head, sizeof(head));
+	}
+	if (n->rx_nslots % 2)
+		snap_put(w, "\0\0", 2);
+	ratelimit_save(&n->rx_limit, w);
+	ratelimit_save(&n->tx_limit, w);
+	snap_end(w);
+	return 0;
+}
+
+/* Puts a chain the device held at the snapshot back into the RX pool. */
+static int rx_pool_readd(struct net *n, uint16_t head)
+{
+	struct virtq_chain *c = &n->rx_chain;
+
+	if (rx_pool_full(n) || virtq_chain_at(net_queue(n, NET_QUEUE_RX), head, c) < 0 ||
+	    !rx_chain_ok(c))
+		return -1;
+	rx_pool_put(n, c);
+	return 0;
+}
+
+static int net_restore(void *dev, const struct snap_reader *r, uint32_t instance, char *err,
+                       size_t errlen)
+{
+	struct net *n = dev;
+	struct snap_section s;
+	struct snap_cursor c;
+	char id[NET_SNAP_ID_LEN + 1] = {0};
+	uint8_t mac[8];
+	uint32_t flags, tx_head, nslots;
+	uint16_t heads[VIRTQ_MAX_SIZE];
+
+	if (!snap_find(r, SNAP_TAG_VIRTIO_NET, instance, &s)) {
+		snprintf(err, errlen, "network interface %s: the snapshot has no state for it",
+		         n->id);
+		return -1;
+	}
+	snap_cursor_init(&c, &s);
+	snap_get(&c, id, NET_SNAP_ID_LEN);
+	snap_get(&c, mac, sizeof(mac));
+	flags = snap_get_u32(&c);
+	tx_head = snap_get_u32(&c);
+	nslots = snap_get_u32(&c);
+	(void)snap_get_u32(&c);
+	if (c.bad || nslots > VIRTQ_MAX_SIZE || flags & ~(NET_SNAP_TX_PENDING | NET_SNAP_TX_PAID) ||
+	    tx_head > UINT16_MAX)
+		goto malformed;
+	snap_get(&c, heads, nslots * sizeof(heads[0]));
+	if (nslots % 2)
+		snap_get(&c, mac + 6, 2); /* the padding; mac[6..7] are unused */
+	ratelimit_restore(&n->rx_limit, &c);
+	ratelimit_restore(&n->tx_limit, &c);
+	if (!snap_cursor_done(&c))
+		goto malformed;
+	if (strcmp(id, n->id) != 0) {
+		snprintf(err, errlen,
+		         "network interface %s: the snapshot has interface %.64s in its place",
+		         n->id, id);
+		return -1;
+	}
+	/* The guest knows its MAC (it may have been made up at boot): it stays. */
+	memcpy(n->config.mac, mac, 6);
+	if (!n->t->active)
+		return 0;
+	net_activate(n, n->t->features);
+	for (uint32_t i = 0; i < nslots; i++)
+		if (rx_pool_readd(n, le16toh(heads[i])) < 0) {
+			snprintf(
+			    err, errlen,
+			    "network interface %s: a receive buffer it held is not in its queue",
+			    n->id);
+			return -1;
+		}
+	if (flags & NET_SNAP_TX_PENDING) {
+		if (virtq_chain_at(net_queue(n, NET_QUEUE_TX), (uint16_t)tx_head, &n->tx_chain) <
+		        0 ||
+		    !tx_chain_ok(&n->tx_chain)) {
+			snprintf(
+			    err, errlen,
+			    "network interface %s: the frame it was sending is not in its queue",
+			    n->id);
+			return -1;
+		}
+		n->tx_pending = true;
+		n->tx_paid = flags & NET_SNAP_TX_PAID;
+	}
+	return 0;
+malformed:
+	snprintf(err, errlen, "network interface %s: malformed state in the snapshot", n->id);
+	return -1;
+}
+
 const struct virtio_device_ops net_virtio_ops = {
     .pause = net_pause,
     .resume = net_resume,
@@ -657,6 +796,8 @@ const struct virtio_device_ops net_virtio_ops = {
     .queue_notify = net_queue_notify,
     .reset = net_reset,
     .destroy = net_destroy,
+    .save = net_save,
+    .restore = net_restore,
 };
 
 /* ---- creation ---- */

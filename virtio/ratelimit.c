@@ -10,6 +10,7 @@
  * budget stays within (-2^126, 2^126) and differences of two budgets within 2^127.
  */
 #include "virtio/ratelimit.h"
+#include "vmm/snapshot/snapfile.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -264,4 +265,51 @@ uint64_t ratelimit_bucket_tokens(const struct ratelimit_bucket *b, uint64_t now_
 	tokens = budget > 0 ? (u128)budget / b->refill_ns : 0;
 	tokens += b->burst;
 	return tokens > UINT64_MAX ? UINT64_MAX : (uint64_t)tokens;
+}
+
+/* ---- snapshot ---- */
+
+static void bucket_save(const struct ratelimit_bucket *b, uint64_t now_ns, struct snap_writer *w)
+{
+	__int128 budget = bucket_unlimited(b) ? 0 : bucket_budget_at(b, now_ns);
+
+	snap_put_u64(w, b->size);
+	snap_put_u64(w, b->refill_ns);
+	snap_put_u64(w, b->burst);
+	snap_put_u64(w, (uint64_t)(u128)budget);
+	snap_put_u64(w, (uint64_t)((u128)budget >> 64));
+}
+
+void ratelimit_save(const struct ratelimit *rl, struct snap_writer *w)
+{
+	uint64_t now = ratelimit_now_ns();
+
+	bucket_save(&rl->bandwidth, now, w);
+	bucket_save(&rl->ops, now, w);
+}
+
+static void bucket_restore(struct ratelimit_bucket *b, struct snap_cursor *c, uint64_t now_ns)
+{
+	uint64_t size = snap_get_u64(c), refill_ns = snap_get_u64(c), burst = snap_get_u64(c);
+	uint64_t lo = snap_get_u64(c), hi = snap_get_u64(c);
+	__int128 budget = (__int128)(((u128)hi << 64) | lo), cap = bucket_capacity(b);
+
+	/* Another configuration (or a malformed section): the bucket stays as configured. */
+	if (c->bad || bucket_unlimited(b) || size != b->size || refill_ns != b->refill_ns)
+		return;
+	if (budget > cap)
+		budget = cap;
+	if (budget < -cap)
+		budget = -cap;
+	b->burst = burst < b->burst ? burst : b->burst;
+	b->budget = budget;
+	b->last_ns = now_ns;
+}
+
+void ratelimit_restore(struct ratelimit *rl, struct snap_cursor *c)
+{
+	uint64_t now = ratelimit_now_ns();
+
+	bucket_restore(&rl->bandwidth, c, now);
+	bucket_restore(&rl->ops, c, now);
 }

@@ -89,4 +89,14 @@ bool ratelimit_unlimited(const struct ratelimit *rl);
  * metrics. UINT64_MAX for an unlimited bucket. */
 uint64_t ratelimit_bucket_tokens(const struct ratelimit_bucket *b, uint64_t now_ns);
 
+/* Snapshot: both buckets (size, refill time, burst left, budget refilled to now) into the
+ * open section, 80 bytes. Restore reads the same 80 bytes and takes the saved burst and
+ * budget for each bucket whose size and refill time are still those configured (a budget
+ * out of range is clamped, a burst never grows); other buckets stay full as configured. */
+struct snap_writer;
+struct snap_cursor;
+#define RATELIMIT_SNAP_SIZE 80
+void ratelimit_save(const struct ratelimit *rl, struct snap_writer *w);
+void ratelimit_restore(struct ratelimit *rl, struct snap_cursor *c);
+
 #endif
