@@ -1051,6 +1051,64 @@ json_t *config_json_to_json(const struct vm_config *cfg)
 	return root;
 }
 
+char *config_json_devices_dump(const struct vm_config *cfg)
+{
+	json_t *root = json_object(), *drives = json_array(), *nets = json_array();
+	char *text = NULL;
+
+	if (root && drives && nets) {
+		for (unsigned i = 0; i < cfg->ndrives && i < CONFIG_MAX_DRIVES; i++)
+			json_array_append_new(drives, drive_to_json(&cfg->drives[i]));
+		for (unsigned i = 0; i < cfg->nnets && i < CONFIG_MAX_NETS; i++)
+			json_array_append_new(nets, net_to_json(&cfg->nets[i]));
+		json_object_set(root, "drives", drives);
+		json_object_set(root, "network-interfaces", nets);
+		text = json_dumps(root, JSON_COMPACT);
+	}
+	json_decref(root);
+	json_decref(drives);
+	json_decref(nets);
+	return text;
+}
+
+int config_json_devices_parse(struct vm_config *cfg, const char *text, size_t len, char *err,
+                              size_t errlen)
+{
+	static const char *const fields[] = {"drives", "network-interfaces", NULL};
+	struct vm_config tmp;
+	json_t *root;
+	int rc;
+
+	if (cfg->ndrives || cfg->nnets)
+		return error_set(err, errlen,
+		                 "drives or network interfaces are configured already");
+	if (config_json_load_object(text, len, "devices", &root, err, errlen) < 0)
+		return -1;
+	config_init(&tmp);
+	rc = config_json_check_fields(root, "", fields, err, errlen);
+	if (rc == 0)
+		rc = parse_drives(&tmp, root, err, errlen);
+	if (rc == 0)
+		rc = parse_nets(&tmp, root, err, errlen);
+	json_decref(root);
+	if (rc == 0) {
+		/* Moved, strings and all: tmp keeps none of them. */
+		memcpy(cfg->drives, tmp.drives, sizeof(tmp.drives));
+		memcpy(cfg->nets, tmp.nets, sizeof(tmp.nets));
+		cfg->ndrives = tmp.ndrives;
+		cfg->nnets = tmp.nnets;
+		tmp.ndrives = tmp.nnets = 0;
+		rc = config_validate(cfg, err, errlen);
+		if (rc < 0) {
+			tmp.ndrives = cfg->ndrives;
+			tmp.nnets = cfg->nnets;
+			cfg->ndrives = cfg->nnets = 0;
+		}
+	}
+	config_free(&tmp);
+	return rc;
+}
+
 char *config_json_dump(const struct vm_config *cfg)
 {
 	json_t *root = config_json_to_json(cfg);

@@ -48,6 +48,13 @@ int config_json_load_file(struct vm_config *cfg, const char *path, char *err, si
 json_t *config_json_to_json(const struct vm_config *cfg);
 /* config_json_to_json() as malloc'd text, indented, ending in a newline; free() it. */
 char *config_json_dump(const struct vm_config *cfg);
+/* The drives and network interfaces alone, {"drives": [...], "network-interfaces": [...]}, as
+ * compact malloc'd text (free() it); NULL on allocation failure. A snapshot carries it. */
+char *config_json_devices_dump(const struct vm_config *cfg);
+/* Adds the drives and interfaces of such a text to cfg, which has none, and validates the
+ * result: 0, or -1 with one line in err and cfg unchanged. */
+int config_json_devices_parse(struct vm_config *cfg, const char *text, size_t len, char *err,
+                              size_t errlen);
 /* The "machine-config" object alone (GET /machine-config). */
 json_t *config_json_machine_to_json(const struct vm_config *cfg);
 

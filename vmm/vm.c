@@ -148,11 +148,16 @@ void vm_request_stop(struct vm *vm, int code)
 	evloop_stop(vm->loop, atomic_load(&vm->exit_code));
 }
 
-int vm_pause(struct vm *vm)
+void vm_pause_devices(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->ndevices; i++)
 		if (vm->devices[i].ops->pause)
 			vm->devices[i].ops->pause(vm->devices[i].dev);
+}
+
+int vm_pause(struct vm *vm)
+{
+	vm_pause_devices(vm);
 	pthread_mutex_lock(&vm->pause_lock);
 	atomic_store(&vm->paused, true);
 	for (unsigned i = 0; i < vm->nvcpus; i++)

@@ -108,6 +108,8 @@ void vm_request_stop(struct vm *vm, int code);
 
 /* Pause/resume every vCPU (and devices' event-loop work). Event-loop thread only. */
 int vm_pause(struct vm *vm);
+/* The devices' half of vm_pause(), for a VM whose vCPUs start parked (a paused restore). */
+void vm_pause_devices(struct vm *vm);
 int vm_resume(struct vm *vm);
 
 #endif

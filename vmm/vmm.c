@@ -5,6 +5,7 @@
 #include "vmm/vmm.h"
 #include "vmm/evloop.h"
 #include "vmm/legacy/i8042.h"
+#include "vmm/config_json.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/seccomp.h"
@@ -237,14 +238,20 @@ int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem
 	return 0;
 }
 
-/* The configuration a snapshot was taken with, for GET /vm/config and the VM's build. */
+/* The configuration a snapshot was taken with, for GET /vm/config and the VM's build: the
+ * machine, and the drives and interfaces (their files and taps must be where they were). */
 static int restore_config(struct vmm *vmm, const struct snapshot_machine *m, char *err,
                           size_t errlen)
 {
+	char why[256];
+
 	if (vmm->config.kernel_image_path || vmm->config.ndrives || vmm->config.nnets)
 		return error_set(err, errlen,
 		                 "a snapshot loads only into an unconfigured microVM (no boot "
 		                 "source, drives or network interfaces)");
+	if (config_json_devices_parse(&vmm->config, m->devices_json, m->devices_json_len, why,
+	                              sizeof(why)) < 0)
+		return error_set(err, errlen, "the snapshot's devices: %s", why);
 	vmm->config.vcpu_count = m->vcpu_count;
 	vmm->config.mem_size_mib = m->mem_size_mib;
 	vmm->config.smt = m->smt;
@@ -252,11 +259,29 @@ static int restore_config(struct vmm *vmm, const struct snapshot_machine *m, cha
 	return 0;
 }
 
+/* Undoes restore_config() after a failed load: the machine fields as before, no devices. */
+static void unrestore_config(struct vmm *vmm, const struct vm_config *before)
+{
+	struct vm_config devices;
+
+	config_init(&devices);
+	devices.ndrives = vmm->config.ndrives;
+	devices.nnets = vmm->config.nnets;
+	memcpy(devices.drives, vmm->config.drives, sizeof(devices.drives));
+	config_free(&devices);
+	vmm->config.ndrives = vmm->config.nnets = 0;
+	vmm->config.vcpu_count = before->vcpu_count;
+	vmm->config.mem_size_mib = before->mem_size_mib;
+	vmm->config.smt = before->smt;
+	vmm->config.no_acpi = before->no_acpi;
+}
+
 int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool resume,
                       char *err, size_t errlen)
 {
 	struct snapshot_image img;
 	int mem_fd = -1, rc = -1;
+	bool configured = false;
 	long long requested_ns = log_clock_ns();
 	const struct vm_config before = vmm->config; /* the machine fields, put back on failure */
 
@@ -266,9 +291,13 @@ int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_p
 		return start_failed_logged(err, errlen);
 	if (snapshot_read(state_path, &img, err, errlen) < 0)
 		return start_failed(err);
-	if (restore_config(vmm, &img.machine, err, errlen) < 0 ||
-	    vmm_check_memory_file(mem_path, &mem_fd, img.machine.mem_size_mib << 20, err, errlen) <
-	        0) {
+	if (restore_config(vmm, &img.machine, err, errlen) < 0) {
+		start_failed(err);
+		goto out;
+	}
+	configured = true;
+	if (vmm_check_memory_file(mem_path, &mem_fd, img.machine.mem_size_mib << 20, err, errlen) <
+	    0) {
 		start_failed(err);
 		goto out;
 	}
@@ -286,7 +315,10 @@ int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_p
 	}
 	if (vmm->seccomp)
 		vmm->vm->thread_init = vmm_vcpu_thread_init;
-	/* Not resumed: the vCPU threads start parked (vcpu_thread checks before KVM_RUN). */
+	/* Not resumed: the devices stop their work and the vCPU threads start parked
+	 * (vcpu_thread checks before KVM_RUN), as after PATCH /vm Paused. */
+	if (!resume)
+		vm_pause_devices(vmm->vm);
 	atomic_store(&vmm->vm->paused, !resume);
 	if (vm_start(vmm->vm) < 0) {
 		start_failed_logged(err, errlen);
@@ -307,12 +339,8 @@ int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_p
 	}
 	rc = 0;
 out:
-	if (rc < 0 && vmm->state == VMM_NOT_STARTED) {
-		vmm->config.vcpu_count = before.vcpu_count;
-		vmm->config.mem_size_mib = before.mem_size_mib;
-		vmm->config.smt = before.smt;
-		vmm->config.no_acpi = before.no_acpi;
-	}
+	if (rc < 0 && vmm->state == VMM_NOT_STARTED && configured)
+		unrestore_config(vmm, &before);
 	if (mem_fd >= 0)
 		close(mem_fd);
 	snapshot_image_free(&img);

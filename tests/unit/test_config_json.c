@@ -103,6 +103,52 @@ UNIT_TEST(config_json_round_trip)
 	config_free(&b);
 }
 
+/* A snapshot's "DEVS" section: the drives and interfaces alone, back into an empty config. */
+UNIT_TEST(config_json_devices_round_trip_and_refusals)
+{
+	struct vm_config a, b;
+	char *text;
+
+	CHECK_EQ(parse(&a, full_config), 0);
+	text = config_json_devices_dump(&a);
+	CHECK(text != NULL);
+	CHECK(strstr(text, "boot-source") == NULL && strstr(text, "logger") == NULL);
+	config_init(&b);
+	CHECK_EQ(config_json_devices_parse(&b, text, strlen(text), err, sizeof(err)), 0);
+	CHECK_EQ(b.ndrives, 2);
+	CHECK_STR_EQ(b.drives[0].path_on_host, "/r.img");
+	CHECK_EQ(b.drives[0].rate_limiter.ops.size, 10);
+	CHECK_EQ(b.nnets, 1);
+	CHECK_STR_EQ(b.nets[0].host_dev_name, "tap0");
+	CHECK(b.kernel_image_path == NULL);
+	/* into a config that has devices already: refused, unchanged */
+	CHECK_EQ(config_json_devices_parse(&b, text, strlen(text), err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "configured already");
+	CHECK_EQ(b.ndrives, 2);
+	config_free(&b);
+	/* another top-level key, or two root devices: refused, nothing added */
+	config_init(&b);
+	CHECK_EQ(
+	    config_json_devices_parse(&b, "{\"drives\": [], \"vsock\": {}}", 27, err, sizeof(err)),
+	    -1);
+	CHECK_EQ(b.ndrives, 0);
+	{
+		const char two_roots[] = "{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": "
+		                         "\"/a\", \"is_root_device\": "
+		                         "true, \"is_read_only\": false}, {\"drive_id\": \"b\", "
+		                         "\"path_on_host\": \"/b\", "
+		                         "\"is_root_device\": true, \"is_read_only\": false}]}";
+
+		CHECK_EQ(
+		    config_json_devices_parse(&b, two_roots, strlen(two_roots), err, sizeof(err)),
+		    -1);
+		CHECK_EQ(b.ndrives, 0);
+	}
+	config_free(&b);
+	free(text);
+	config_free(&a);
+}
+
 UNIT_TEST(config_json_round_trip_through_file)
 {
 	struct vm_config a, b;

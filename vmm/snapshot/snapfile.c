@@ -182,7 +182,7 @@ void snap_writer_free(struct snap_writer *w)
 	w->len = w->cap = 0;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int snap_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -212,24 +212,24 @@ int snap_open(struct snap_reader *r, const void *buf, size_t len, char *err, siz
 
 	memset(r, 0, sizeof(*r));
 	if (len < 8 || memcmp(b, SNAP_MAGIC, 8) != 0)
-		return fail(err, errlen, "not a wisp snapshot (bad magic)");
+		return snap_fail(err, errlen, "not a wisp snapshot (bad magic)");
 	if (len < SNAP_HEADER_SIZE + SNAP_TRAILER_SIZE)
-		return fail(err, errlen, "truncated: %zu bytes, shorter than a header and checksum",
-		            len);
+		return snap_fail(err, errlen,
+		                 "truncated: %zu bytes, shorter than a header and checksum", len);
 	r->format_version = get_le32(b + HDR_FORMAT);
 	if (r->format_version != SNAP_FORMAT_VERSION)
-		return fail(err, errlen, "format version %u, this wisp reads version %u",
-		            r->format_version, SNAP_FORMAT_VERSION);
+		return snap_fail(err, errlen, "format version %u, this wisp reads version %u",
+		                 r->format_version, SNAP_FORMAT_VERSION);
 	if (get_le32(b + HDR_FLAGS) != 0 || get_le64(b + HDR_RESERVED) != 0)
-		return fail(err, errlen,
-		            "header flags or reserved bytes set: not written by this format");
+		return snap_fail(err, errlen,
+		                 "header flags or reserved bytes set: not written by this format");
 	memcpy(r->wisp_version, b + HDR_VERSION, SNAP_VERSION_LEN);
 	r->wisp_version[SNAP_VERSION_LEN] = '\0';
 	if (memchr(b + HDR_VERSION, '\0', SNAP_VERSION_LEN) == NULL)
-		return fail(err, errlen, "the wisp version in the header is not terminated");
+		return snap_fail(err, errlen, "the wisp version in the header is not terminated");
 	body_len = get_le64(b + HDR_BODY_LEN);
 	if (body_len != len - SNAP_HEADER_SIZE - SNAP_TRAILER_SIZE)
-		return fail(
+		return snap_fail(
 		    err, errlen, "%s: the header says a body of %llu bytes, the file holds %zu",
 		    body_len > len - SNAP_HEADER_SIZE - SNAP_TRAILER_SIZE ? "truncated"
 		                                                          : "trailing bytes",
@@ -237,9 +237,9 @@ int snap_open(struct snap_reader *r, const void *buf, size_t len, char *err, siz
 	want_crc = get_le64(b + len - SNAP_TRAILER_SIZE);
 	crc = crc64_update(0, b, len - SNAP_TRAILER_SIZE);
 	if (crc != want_crc)
-		return fail(err, errlen,
-		            "checksum mismatch (CRC-64 %016llx, file says %016llx): corrupted",
-		            (unsigned long long)crc, (unsigned long long)want_crc);
+		return snap_fail(err, errlen,
+		                 "checksum mismatch (CRC-64 %016llx, file says %016llx): corrupted",
+		                 (unsigned long long)crc, (unsigned long long)want_crc);
 	r->buf = b;
 	r->body_start = SNAP_HEADER_SIZE;
 	r->body_end = SNAP_HEADER_SIZE + (size_t)body_len;
@@ -250,20 +250,21 @@ int snap_open(struct snap_reader *r, const void *buf, size_t len, char *err, siz
 		size_t pad;
 
 		if (r->body_end - off < SNAP_SECTION_HEADER)
-			return fail(err, errlen, "section at offset %zu: header cut short", off);
+			return snap_fail(err, errlen, "section at offset %zu: header cut short",
+			                 off);
 		slen = get_le64(b + off + 8);
 		if (slen > r->body_end - off - SNAP_SECTION_HEADER)
-			return fail(err, errlen,
-			            "section at offset %zu: %llu bytes run past the body", off,
-			            (unsigned long long)slen);
+			return snap_fail(err, errlen,
+			                 "section at offset %zu: %llu bytes run past the body", off,
+			                 (unsigned long long)slen);
 		pad = (SNAP_ALIGN - slen % SNAP_ALIGN) % SNAP_ALIGN;
 		if (pad > r->body_end - off - SNAP_SECTION_HEADER - slen)
-			return fail(err, errlen,
-			            "section at offset %zu: padding runs past the body", off);
+			return snap_fail(err, errlen,
+			                 "section at offset %zu: padding runs past the body", off);
 		for (size_t i = 0; i < pad; i++)
 			if (b[off + SNAP_SECTION_HEADER + slen + i] != 0)
-				return fail(err, errlen, "section at offset %zu: padding not zero",
-				            off);
+				return snap_fail(err, errlen,
+				                 "section at offset %zu: padding not zero", off);
 		off = section_at(r, off, &s);
 	}
 	r->pos = r->body_start;

@@ -32,6 +32,9 @@ struct snap_writer {
 	bool failed;          /* out of memory, or misuse (nested or unclosed sections) */
 };
 
+/* Formats one sentence into err (errlen bytes) and returns -1: the snapshot code's errors. */
+int snap_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 void snap_writer_init(struct snap_writer *w, const char *wisp_version);
 void snap_begin(struct snap_writer *w, uint32_t tag, uint32_t instance);
 void snap_put(struct snap_writer *w, const void *data, size_t len);

@@ -31,16 +31,6 @@ int device_save_nothing(void *dev, struct snap_writer *w, char *err, size_t errl
 	return 0;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* "PATH.partial": where a file is written before it is renamed to PATH. */
 static char *partial_name(const char *path)
 {
@@ -58,10 +48,10 @@ static int write_file(const char *path, const uint8_t *buf, size_t len, char *er
 	int fd, rc = -1;
 
 	if (!tmp)
-		return fail(err, errlen, "out of memory");
+		return snap_fail(err, errlen, "out of memory");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		fail(err, errlen, "snapshot_path %s: %s", path, strerror(errno));
+		snap_fail(err, errlen, "snapshot_path %s: %s", path, strerror(errno));
 		goto out;
 	}
 	while (len) {
@@ -70,8 +60,8 @@ static int write_file(const char *path, const uint8_t *buf, size_t len, char *er
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fail(err, errlen, "snapshot_path %s: %s", path,
-			     n < 0 ? strerror(errno) : "short write");
+			snap_fail(err, errlen, "snapshot_path %s: %s", path,
+			          n < 0 ? strerror(errno) : "short write");
 			close(fd);
 			unlink(tmp);
 			goto out;
@@ -80,7 +70,7 @@ static int write_file(const char *path, const uint8_t *buf, size_t len, char *er
 		len -= (size_t)n;
 	}
 	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		fail(err, errlen, "snapshot_path %s: %s", path, strerror(errno));
+		snap_fail(err, errlen, "snapshot_path %s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -97,23 +87,23 @@ static int write_memory(const struct vm *vm, const char *path, char *err, size_t
 	int fd, rc;
 
 	if (!tmp)
-		return fail(err, errlen, "out of memory");
+		return snap_fail(err, errlen, "out of memory");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
 		free(tmp);
 		return -1;
 	}
 	rc = memfile_write_region(fd, 0, vm->mem.base, vm->mem.size, &st);
 	if (rc < 0)
-		fail(err, errlen, "mem_file_path %s: %s", path, strerror(-rc));
+		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(-rc));
 	if (close(fd) < 0 && rc == 0) {
 		rc = -errno;
-		fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
 	}
 	if (rc == 0 && rename(tmp, path) < 0) {
 		rc = -errno;
-		fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
+		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
 	}
 	if (rc < 0)
 		unlink(tmp);
@@ -127,32 +117,40 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	const struct vm_config *cfg = vm->config;
 	struct snap_writer w;
 	uint8_t *file;
+	char *devices;
 	size_t len;
 	int rc;
 
 	for (unsigned i = 0; i < vm->ndevices; i++)
 		if (!vm->devices[i].ops->save)
-			return fail(err, errlen,
-			            "the %s device cannot be snapshotted yet: snapshots are of VMs "
-			            "without drives and network interfaces for now",
-			            vm->devices[i].ops->name);
+			return snap_fail(err, errlen, "the %s device cannot be snapshotted",
+			                 vm->devices[i].ops->name);
+	devices = config_json_devices_dump(cfg);
+	if (!devices)
+		return snap_fail(err, errlen, "the state file cannot be built (out of memory)");
 	snap_writer_init(&w, WISP_VERSION);
 	snap_begin(&w, SNAP_TAG_MACHINE, 0);
 	snap_put_u32(&w, vm->nvcpus);
 	snap_put_u64(&w, cfg->mem_size_mib);
 	snap_put_u32(&w, (cfg->smt ? MACHINE_SMT : 0) | (cfg->no_acpi ? MACHINE_NO_ACPI : 0));
 	snap_end(&w);
+	snap_begin(&w, SNAP_TAG_DEVICES, 0);
+	snap_put(&w, devices, strlen(devices));
+	snap_end(&w);
+	free(devices);
+	/* Devices first: settling what they had in flight may complete requests, i.e. write
+	 * guest memory and raise interrupts, which the VM and vCPU state then include. */
+	for (unsigned i = 0; i < vm->ndevices; i++)
+		if (vm->devices[i].ops->save(vm->devices[i].dev, &w, err, errlen) < 0)
+			goto fail;
 	if (vm_state_save(vm->vm_fd, &w, err, errlen) < 0)
 		goto fail;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vcpu_state_save(vm->vcpus[i].fd, i, vm->host->msr_list, vm->host->xsave_size,
 		                    vm->host->has_xcrs, &w, err, errlen) < 0)
 			goto fail;
-	for (unsigned i = 0; i < vm->ndevices; i++)
-		if (vm->devices[i].ops->save(vm->devices[i].dev, &w, err, errlen) < 0)
-			goto fail;
 	if (snap_finish(&w, &file, &len) < 0)
-		return fail(err, errlen, "the state file cannot be built (out of memory)");
+		return snap_fail(err, errlen, "the state file cannot be built (out of memory)");
 	/* Memory first: a state file never names a memory file that is not complete. */
 	rc = write_memory(vm, mem_path, err, errlen);
 	if (rc == 0)
@@ -174,24 +172,28 @@ static int parse_machine(const struct snap_reader *r, struct snapshot_machine *m
 	uint32_t flags;
 
 	if (!snap_find(r, SNAP_TAG_MACHINE, 0, &s))
-		return fail(err, errlen, "the snapshot has no machine section");
+		return snap_fail(err, errlen, "the snapshot has no machine section");
 	snap_cursor_init(&c, &s);
 	m->vcpu_count = snap_get_u32(&c);
 	m->mem_size_mib = snap_get_u64(&c);
 	flags = snap_get_u32(&c);
 	if (!snap_cursor_done(&c) || flags & ~(MACHINE_SMT | MACHINE_NO_ACPI))
-		return fail(err, errlen, "the machine section is malformed");
+		return snap_fail(err, errlen, "the machine section is malformed");
 	if (m->vcpu_count < 1 || m->vcpu_count > CONFIG_MAX_VCPUS)
-		return fail(err, errlen, "the snapshot has %u vCPUs (1 to %u possible)",
-		            m->vcpu_count, CONFIG_MAX_VCPUS);
+		return snap_fail(err, errlen, "the snapshot has %u vCPUs (1 to %u possible)",
+		                 m->vcpu_count, CONFIG_MAX_VCPUS);
 	if (config_check_mem_size_mib((long long)m->mem_size_mib, err, errlen) < 0 ||
 	    m->mem_size_mib > (1ull << 43))
 		return -1;
 	m->smt = flags & MACHINE_SMT;
 	m->no_acpi = flags & MACHINE_NO_ACPI;
+	if (!snap_find(r, SNAP_TAG_DEVICES, 0, &s) || memchr(s.data, 0, s.len))
+		return snap_fail(err, errlen, "the snapshot has no device configuration");
+	m->devices_json = (const char *)s.data;
+	m->devices_json_len = s.len;
 	if (snap_count(r, SNAP_TAG_VCPU) != m->vcpu_count)
-		return fail(err, errlen, "the snapshot has %u vCPU sections for %u vCPUs",
-		            snap_count(r, SNAP_TAG_VCPU), m->vcpu_count);
+		return snap_fail(err, errlen, "the snapshot has %u vCPU sections for %u vCPUs",
+		                 snap_count(r, SNAP_TAG_VCPU), m->vcpu_count);
 	return 0;
 }
 
@@ -204,17 +206,18 @@ int snapshot_read(const char *state_path, struct snapshot_image *img, char *err,
 	memset(img, 0, sizeof(*img));
 	fd = open(state_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "snapshot_path %s: %s", state_path, strerror(errno));
+		return snap_fail(err, errlen, "snapshot_path %s: %s", state_path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SNAP_MAX_FILE) {
 		close(fd);
-		return fail(err, errlen, "snapshot_path %s: not a regular file of at most %u MiB",
-		            state_path, SNAP_MAX_FILE >> 20);
+		return snap_fail(err, errlen,
+		                 "snapshot_path %s: not a regular file of at most %u MiB",
+		                 state_path, SNAP_MAX_FILE >> 20);
 	}
 	img->len = (size_t)st.st_size;
 	img->buf = malloc(img->len ? img->len : 1);
 	if (!img->buf) {
 		close(fd);
-		return fail(err, errlen, "out of memory");
+		return snap_fail(err, errlen, "out of memory");
 	}
 	for (size_t got = 0; got < img->len;) {
 		ssize_t n = read(fd, img->buf + got, img->len - got);
@@ -224,8 +227,8 @@ int snapshot_read(const char *state_path, struct snapshot_image *img, char *err,
 		if (n <= 0) {
 			close(fd);
 			snapshot_image_free(img);
-			return fail(err, errlen, "snapshot_path %s: %s", state_path,
-			            n < 0 ? strerror(errno) : "file shrank while read");
+			return snap_fail(err, errlen, "snapshot_path %s: %s", state_path,
+			                 n < 0 ? strerror(errno) : "file shrank while read");
 		}
 		got += (size_t)n;
 	}
@@ -233,7 +236,7 @@ int snapshot_read(const char *state_path, struct snapshot_image *img, char *err,
 	if (snap_open(&img->reader, img->buf, img->len, why, sizeof(why)) < 0 ||
 	    parse_machine(&img->reader, &img->machine, why, sizeof(why)) < 0) {
 		snapshot_image_free(img);
-		return fail(err, errlen, "snapshot_path %s: %s", state_path, why);
+		return snap_fail(err, errlen, "snapshot_path %s: %s", state_path, why);
 	}
 	return 0;
 }
@@ -249,12 +252,12 @@ int snapshot_restore(struct vm *vm, const struct snapshot_image *img, char *err,
 	struct snap_section s;
 
 	if (!snap_find(&img->reader, SNAP_TAG_VM, 0, &s))
-		return fail(err, errlen, "the snapshot has no VM section");
+		return snap_fail(err, errlen, "the snapshot has no VM section");
 	if (vm_state_restore(vm->vm_fd, &s, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (!snap_find(&img->reader, SNAP_TAG_VCPU, i, &s))
-			return fail(err, errlen, "the snapshot has no state for vCPU %u", i);
+			return snap_fail(err, errlen, "the snapshot has no state for vCPU %u", i);
 		if (vcpu_state_restore(vm->vcpus[i].fd, &s, err, errlen) < 0)
 			return -1;
 	}
@@ -262,7 +265,8 @@ int snapshot_restore(struct vm *vm, const struct snapshot_image *img, char *err,
 		const struct device_ops *ops = vm->devices[i].ops;
 
 		if (!ops->save)
-			return fail(err, errlen, "the %s device cannot be restored yet", ops->name);
+			return snap_fail(err, errlen, "the %s device cannot be restored yet",
+			                 ops->name);
 		if (ops->restore && ops->restore(vm->devices[i].dev, &img->reader, err, errlen) < 0)
 			return -1;
 	}

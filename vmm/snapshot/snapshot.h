@@ -3,9 +3,11 @@
  * (docs/snapshot-format.md).
  *
  * The state file holds, after the container's header: the machine section ("MACH": vCPU
- * count, RAM size, smt, no-ACPI), the VM section (vm_state.h), one vCPU section per vCPU
- * (vcpu_state.h) and each device's own sections (device_ops.save). The memory file is guest
- * RAM (memfile.h).
+ * count, RAM size, smt, no-ACPI), the devices as configured ("DEVS": drives and network
+ * interfaces in Firecracker's JSON, so that the restoring process builds the same devices in
+ * the same virtio-mmio slots), each device's own sections (device_ops.save), the VM section
+ * (vm_state.h) and one vCPU section per vCPU (vcpu_state.h). The memory file is guest RAM
+ * (memfile.h).
  *
  * Event-loop thread, with every vCPU paused (create) or not yet started (restore).
  */
@@ -21,12 +23,17 @@
 struct vm;
 
 #define SNAP_TAG_MACHINE 0x4843414du /* "MACH" */
+#define SNAP_TAG_DEVICES 0x53564544u /* "DEVS": drives and interfaces as configured (JSON) */
 
 /* What the machine section says: enough to build the VM again. */
 struct snapshot_machine {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
 	bool smt, no_acpi;
+	/* {"drives": [...], "network-interfaces": [...]} (config_json_devices_dump), not
+	 * NUL-terminated; points into the image's buffer. */
+	const char *devices_json;
+	size_t devices_json_len;
 };
 
 /* A state file read and checked whole (snap_open), its machine section parsed. */

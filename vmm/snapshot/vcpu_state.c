@@ -12,16 +12,6 @@
 
 #define MSR_IA32_TSC 0x10u
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void put_part(struct snap_writer *w, const void *p, size_t len)
 {
 	snap_put_u32(w, (uint32_t)len);
@@ -95,7 +85,7 @@ int vcpu_state_save(int fd, unsigned index, const struct kvm_msr_list *msr_list,
 
 	memset(&xcrs, 0, sizeof(xcrs));
 	if (!cpuid || !xsave) {
-		fail(err, errlen, "vCPU %u: out of memory", index);
+		snap_fail(err, errlen, "vCPU %u: out of memory", index);
 		goto out;
 	}
 	cpuid->nent = VCPU_MAX_CPUID;
@@ -121,7 +111,8 @@ int vcpu_state_save(int fd, unsigned index, const struct kvm_msr_list *msr_list,
 	else if (ioctl(fd, KVM_GET_VCPU_EVENTS, &events) < 0)
 		what = "KVM_GET_VCPU_EVENTS";
 	if (what) {
-		fail(err, errlen, "vCPU %u: %s: %s", index, what, strerror(errno ? errno : EINVAL));
+		snap_fail(err, errlen, "vCPU %u: %s: %s", index, what,
+		          strerror(errno ? errno : EINVAL));
 		goto out;
 	}
 	snap_begin(w, SNAP_TAG_VCPU, index);
@@ -136,7 +127,7 @@ int vcpu_state_save(int fd, unsigned index, const struct kvm_msr_list *msr_list,
 	put_part(w, msrs, sizeof(*msrs) + msrs->nmsrs * sizeof(msrs->entries[0]));
 	put_part(w, &events, sizeof(events));
 	snap_end(w);
-	rc = w->failed ? fail(err, errlen, "vCPU %u: the state file cannot grow", index) : 0;
+	rc = w->failed ? snap_fail(err, errlen, "vCPU %u: the state file cannot grow", index) : 0;
 out:
 	free(cpuid);
 	free(xsave);
@@ -173,46 +164,47 @@ static int parse(const struct snap_section *s, struct part parts[VCPU_STATE_PART
 		parts[i].len = snap_get_u32(&c);
 		parts[i].p = c.p;
 		if (c.bad || parts[i].len > c.left)
-			return fail(err, errlen, "vCPU %u: the %s part runs past the section",
-			            s->instance, names[i]);
+			return snap_fail(err, errlen, "vCPU %u: the %s part runs past the section",
+			                 s->instance, names[i]);
 		c.p += parts[i].len;
 		c.left -= parts[i].len;
 		if (fixed[i] && parts[i].len != fixed[i])
-			return fail(err, errlen, "vCPU %u: %s of %u bytes, this host's KVM has %zu",
-			            s->instance, names[i], parts[i].len, fixed[i]);
+			return snap_fail(err, errlen,
+			                 "vCPU %u: %s of %u bytes, this host's KVM has %zu",
+			                 s->instance, names[i], parts[i].len, fixed[i]);
 	}
 	if (!snap_cursor_done(&c))
-		return fail(err, errlen, "vCPU %u: %zu bytes after the last part", s->instance,
-		            c.left);
+		return snap_fail(err, errlen, "vCPU %u: %zu bytes after the last part", s->instance,
+		                 c.left);
 	{
 		struct kvm_cpuid2 h;
 
 		if (parts[0].len < sizeof(h))
-			return fail(err, errlen, "vCPU %u: CPUID part too short", s->instance);
+			return snap_fail(err, errlen, "vCPU %u: CPUID part too short", s->instance);
 		memcpy(&h, parts[0].p, sizeof(h));
 		if (h.nent > VCPU_MAX_CPUID ||
 		    parts[0].len != sizeof(h) + h.nent * sizeof(struct kvm_cpuid_entry2))
-			return fail(err, errlen,
-			            "vCPU %u: CPUID part does not match its entry count",
-			            s->instance);
+			return snap_fail(err, errlen,
+			                 "vCPU %u: CPUID part does not match its entry count",
+			                 s->instance);
 	}
 	{
 		struct kvm_msrs h;
 
 		if (parts[8].len < sizeof(h))
-			return fail(err, errlen, "vCPU %u: MSR part too short", s->instance);
+			return snap_fail(err, errlen, "vCPU %u: MSR part too short", s->instance);
 		memcpy(&h, parts[8].p, sizeof(h));
 		if (h.nmsrs > VCPU_MAX_MSRS ||
 		    parts[8].len != sizeof(h) + h.nmsrs * sizeof(struct kvm_msr_entry))
-			return fail(err, errlen, "vCPU %u: MSR part does not match its count",
-			            s->instance);
+			return snap_fail(err, errlen, "vCPU %u: MSR part does not match its count",
+			                 s->instance);
 	}
 	if (parts[4].len < sizeof(struct kvm_xsave) || parts[4].len > (1u << 20))
-		return fail(err, errlen, "vCPU %u: XSAVE part of %u bytes", s->instance,
-		            parts[4].len);
+		return snap_fail(err, errlen, "vCPU %u: XSAVE part of %u bytes", s->instance,
+		                 parts[4].len);
 	if (parts[5].len != 0 && parts[5].len != sizeof(struct kvm_xcrs))
-		return fail(err, errlen, "vCPU %u: XCRS part of %u bytes", s->instance,
-		            parts[5].len);
+		return snap_fail(err, errlen, "vCPU %u: XCRS part of %u bytes", s->instance,
+		                 parts[5].len);
 	return 0;
 }
 
@@ -228,7 +220,7 @@ int vcpu_state_restore(int fd, const struct snap_section *s, char *err, size_t e
 	struct part parts[VCPU_STATE_PARTS];
 
 	if (s->tag != SNAP_TAG_VCPU)
-		return fail(err, errlen, "not a vCPU section");
+		return snap_fail(err, errlen, "not a vCPU section");
 	if (parse(s, parts, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < VCPU_STATE_PARTS; i++) {
@@ -242,7 +234,7 @@ int vcpu_state_restore(int fd, const struct snap_section *s, char *err, size_t e
 		 * XSAVE2's). */
 		copy = malloc(parts[i].len);
 		if (!copy)
-			return fail(err, errlen, "vCPU %u: out of memory", s->instance);
+			return snap_fail(err, errlen, "vCPU %u: out of memory", s->instance);
 		memcpy(copy, parts[i].p, parts[i].len);
 		rc = ioctl(fd, set[i], copy);
 		if (i == 8 && rc >= 0 && (uint32_t)rc != ((struct kvm_msrs *)copy)->nmsrs) {
@@ -250,14 +242,14 @@ int vcpu_state_restore(int fd, const struct snap_section *s, char *err, size_t e
 			uint32_t total = ((struct kvm_msrs *)copy)->nmsrs;
 
 			free(copy);
-			return fail(err, errlen,
-			            "vCPU %u: this host refuses MSR %#x (%d of %u set)",
-			            s->instance, bad, rc, total);
+			return snap_fail(err, errlen,
+			                 "vCPU %u: this host refuses MSR %#x (%d of %u set)",
+			                 s->instance, bad, rc, total);
 		}
 		free(copy);
 		if (rc < 0)
-			return fail(err, errlen, "vCPU %u: %s: %s", s->instance, names[i],
-			            strerror(errno));
+			return snap_fail(err, errlen, "vCPU %u: %s: %s", s->instance, names[i],
+			                 strerror(errno));
 	}
 	return 0;
 }

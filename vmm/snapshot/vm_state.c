@@ -11,16 +11,6 @@
 
 #include <linux/kvm.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void put_part(struct snap_writer *w, const void *p, size_t len)
 {
 	snap_put_u32(w, (uint32_t)len);
@@ -39,19 +29,19 @@ int vm_state_save(int vm_fd, struct snap_writer *w, char *err, size_t errlen)
 	for (unsigned i = 0; i < 3; i++) {
 		chips[i].chip_id = i; /* KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE, _IOAPIC */
 		if (ioctl(vm_fd, KVM_GET_IRQCHIP, &chips[i]) < 0)
-			return fail(err, errlen, "KVM_GET_IRQCHIP %u: %s", i, strerror(errno));
+			return snap_fail(err, errlen, "KVM_GET_IRQCHIP %u: %s", i, strerror(errno));
 	}
 	if (ioctl(vm_fd, KVM_GET_PIT2, &pit) < 0)
-		return fail(err, errlen, "KVM_GET_PIT2: %s", strerror(errno));
+		return snap_fail(err, errlen, "KVM_GET_PIT2: %s", strerror(errno));
 	if (ioctl(vm_fd, KVM_GET_CLOCK, &clock) < 0)
-		return fail(err, errlen, "KVM_GET_CLOCK: %s", strerror(errno));
+		return snap_fail(err, errlen, "KVM_GET_CLOCK: %s", strerror(errno));
 	snap_begin(w, SNAP_TAG_VM, 0);
 	for (unsigned i = 0; i < 3; i++)
 		put_part(w, &chips[i], sizeof(chips[i]));
 	put_part(w, &pit, sizeof(pit));
 	put_part(w, &clock, sizeof(clock));
 	snap_end(w);
-	return w->failed ? fail(err, errlen, "the state file cannot grow") : 0;
+	return w->failed ? snap_fail(err, errlen, "the state file cannot grow") : 0;
 }
 
 int vm_state_restore(int vm_fd, const struct snap_section *s, char *err, size_t errlen)
@@ -68,36 +58,36 @@ int vm_state_restore(int vm_fd, const struct snap_section *s, char *err, size_t 
 	struct snap_cursor c;
 
 	if (s->tag != SNAP_TAG_VM)
-		return fail(err, errlen, "not a VM section");
+		return snap_fail(err, errlen, "not a VM section");
 	snap_cursor_init(&c, s);
 	for (unsigned i = 0; i < VM_STATE_PARTS; i++) {
 		uint32_t len = snap_get_u32(&c);
 
 		if (c.bad || len != sizes[i])
-			return fail(err, errlen,
-			            "VM state: %s part of %u bytes, this host's KVM has %zu",
-			            names[i], c.bad ? 0 : len, sizes[i]);
+			return snap_fail(err, errlen,
+			                 "VM state: %s part of %u bytes, this host's KVM has %zu",
+			                 names[i], c.bad ? 0 : len, sizes[i]);
 		snap_get(&c, out[i], len);
 		if (c.bad)
-			return fail(err, errlen, "VM state: the %s part runs past the section",
-			            names[i]);
+			return snap_fail(err, errlen, "VM state: the %s part runs past the section",
+			                 names[i]);
 	}
 	if (!snap_cursor_done(&c))
-		return fail(err, errlen, "VM state: %zu bytes after the last part", c.left);
+		return snap_fail(err, errlen, "VM state: %zu bytes after the last part", c.left);
 	for (unsigned i = 0; i < 3; i++)
 		if (chips[i].chip_id != i)
-			return fail(err, errlen, "VM state: the %s part is chip %u", names[i],
-			            chips[i].chip_id);
+			return snap_fail(err, errlen, "VM state: the %s part is chip %u", names[i],
+			                 chips[i].chip_id);
 	for (unsigned i = 0; i < 3; i++)
 		if (ioctl(vm_fd, KVM_SET_IRQCHIP, &chips[i]) < 0)
-			return fail(err, errlen, "KVM_SET_IRQCHIP (%s): %s", names[i],
-			            strerror(errno));
+			return snap_fail(err, errlen, "KVM_SET_IRQCHIP (%s): %s", names[i],
+			                 strerror(errno));
 	if (ioctl(vm_fd, KVM_SET_PIT2, &pit) < 0)
-		return fail(err, errlen, "KVM_SET_PIT2: %s", strerror(errno));
+		return snap_fail(err, errlen, "KVM_SET_PIT2: %s", strerror(errno));
 	/* Only the clock value is set: the flags KVM_GET_CLOCK reported (TSC_STABLE, REALTIME)
 	 * describe the host it was read on. */
 	clock.flags = 0;
 	if (ioctl(vm_fd, KVM_SET_CLOCK, &clock) < 0)
-		return fail(err, errlen, "KVM_SET_CLOCK: %s", strerror(errno));
+		return snap_fail(err, errlen, "KVM_SET_CLOCK: %s", strerror(errno));
 	return 0;
 }
