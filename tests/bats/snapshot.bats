@@ -4,6 +4,8 @@
 # every sum, so memory restored wrong shows). A snapshot is taken through the API
 # (PATCH /vm Paused, PUT /snapshot/create), wisp is killed with SIGKILL, and a new process
 # restores it (--restore, or PUT /snapshot/load); the counter must go on from where it stopped.
+# The devices: wisp.test=blk-loop writes and reads back a new sector every 10 ms, net-echo
+# answers ping and UDP echo on a tap; both must go on in the restored process.
 # Bad input: each refused with one clear message while the original VM keeps running.
 
 setup() {
@@ -24,6 +26,7 @@ setup() {
 
 teardown() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	[ -z "${NS:-}" ] || ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$DIR"
 }
 
@@ -139,7 +142,7 @@ snapshot() {
 	"$CHECK" 256 "$DIR/a.out" "$DIR/r3.out"
 }
 
-@test "snapshot: refused while running, before start, with a drive, to a path that cannot be written; the VM keeps running" {
+@test "snapshot: refused while running, before start, to a path that cannot be written; the VM keeps running" {
 	S=$DIR/x.sock
 	"$WISP" --api-sock "$S" </dev/null >"$DIR/x.out" 2>"$DIR/x.err" &
 	PIDS+=($!)
@@ -161,20 +164,6 @@ snapshot() {
 	[ "$(api "$S" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
 	n=$(last_counter "$DIR/a.out")
 	wait_line "$DIR/a.out" "COUNTER $((n + 5)) "
-	# a VM with a drive: its device state is not saved yet, and it says so
-	truncate -s 1M "$DIR/disk.img"
-	"$WISP" --api-sock "$DIR/d.sock" </dev/null >"$DIR/d.out" 2>"$DIR/d.err" &
-	PIDS+=($!)
-	for _ in $(seq 1 100); do [ -S "$DIR/d.sock" ] && break; sleep 0.02; done
-	api "$DIR/d.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter\"}"
-	api "$DIR/d.sock" PUT /drives/d0 "{\"drive_id\": \"d0\", \"path_on_host\": \"$DIR/disk.img\", \"is_root_device\": false, \"is_read_only\": false}"
-	api "$DIR/d.sock" PUT /actions '{"action_type": "InstanceStart"}'
-	wait_line "$DIR/d.out" "COUNTER 3"
-	[ "$(api "$DIR/d.sock" PATCH /vm '{"state": "Paused"}')" = "204 " ]
-	run api "$DIR/d.sock" PUT /snapshot/create "{\"snapshot_path\": \"$DIR/s\", \"mem_file_path\": \"$DIR/m\"}"
-	[[ "$output" == "400 "*"the virtio-mmio device cannot be snapshotted yet"* ]]
-	[ ! -e "$DIR/s" ] && [ ! -e "$DIR/m" ]
-	[ "$(api "$DIR/d.sock" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
 }
 
 @test "restore: a corrupted byte, a truncated state file, a short or missing memory file, --restore without --mem: one error, exit 1" {
@@ -225,4 +214,94 @@ snapshot() {
 	run api "$DIR/c.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_file_path\": \"$DIR/a.mem\"}"
 	[[ "$output" == "400 "*"a snapshot loads only into an unconfigured microVM"* ]]
 	[[ "$(api "$DIR/c.sock" GET /)" == 200*'"state":"Not started"'* ]]
+}
+
+# blk_lines FILE: the BLK_LOOP line numbers in FILE, one per line.
+blk_lines() { sed -n 's/^BLK_LOOP \([0-9]*\) .*/\1/p' "$1"; }
+
+@test "snapshot: virtio-blk goes on in the restored process (requests in flight settled, new writes reach the file); a drive file gone or resized is refused" {
+	truncate -s 4M "$DIR/disk.img"
+	"$WISP" --api-sock "$DIR/a.sock" --level Info </dev/null >"$DIR/a.out" 2>"$DIR/a.err" &
+	PIDS+=($!)
+	a_PID=$!
+	for _ in $(seq 1 100); do [ -S "$DIR/a.sock" ] && break; sleep 0.02; done
+	[ "$(api "$DIR/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=blk-loop wisp.ms=5\"}")" = "204 " ]
+	[ "$(api "$DIR/a.sock" PUT /drives/root "{\"drive_id\": \"root\", \"path_on_host\": \"$DIR/disk.img\", \"is_root_device\": true, \"is_read_only\": false, \"io_engine\": \"Async\"}")" = "204 " ]
+	[ "$(api "$DIR/a.sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
+	wait_line "$DIR/a.out" "BLK_LOOP 30 "
+	snapshot a
+	stopped=$(blk_lines "$DIR/a.out" | tail -n 1)
+	# the state file names the drive as configured, for the restoring process to open
+	grep -q "\"path_on_host\":\"$DIR/disk.img\"" "$DIR/a.snap"
+	"$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" --level Info </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
+	PIDS+=($!)
+	pid=$!
+	wait_line "$DIR/b.out" "BLK_LOOP $((stopped + 30)) "
+	kill "$pid"
+	wait "$pid" || true
+	# one run of line numbers across both processes: 0, 1, 2, ... without a gap or a repeat
+	[ "$(cat <(blk_lines "$DIR/a.out") <(blk_lines "$DIR/b.out") | awk 'NR - 1 != $1 { bad = 1 } END { print bad ? "broken" : "ok" }')" = ok ]
+	[ "$(blk_lines "$DIR/b.out" | head -n 1)" -eq $((stopped + 1)) ]
+	! grep -q "TEST blk-loop FAIL" "$DIR/b.out"
+	# every sector either process reported is in the file with the guest's pattern
+	last=$(blk_lines "$DIR/b.out" | tail -n 1)
+	python3 - "$DIR/disk.img" "$((last + 1))" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+for sector in range(1, int(sys.argv[2]) + 1):
+    for i in range(64):
+        o = sector * 512 + i * 8
+        want = 0x5749535000000000 + o // 8
+        got = struct.unpack_from("<Q", data, o)[0]
+        assert got == want, "sector %d word %d: %#x, not %#x" % (sector, i, got, want)
+PY
+	# the drive's file resized, then gone: one error each, exit 1, no VM started
+	truncate -s 8M "$DIR/disk.img"
+	run "$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"drive root: its file has 16384 sectors now, 8192 when the snapshot was taken"* ]]
+	rm "$DIR/disk.img"
+	run "$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"drive root: cannot open $DIR/disk.img: No such file or directory"* ]]
+}
+
+@test "snapshot: virtio-net goes on in the restored process on the same tap: ping and UDP echo before and after, from the same MAC" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace and tap)"
+	command -v ping >/dev/null || skip "ping not installed (iputils-ping)"
+	NS=wisp-snap-$$
+	ip netns add "$NS"
+	ip netns exec "$NS" ip link set lo up
+	ip netns exec "$NS" ip tuntap add wtap0 mode tap
+	ip netns exec "$NS" ip addr add 172.16.0.1/24 dev wtap0
+	ip netns exec "$NS" ip link set wtap0 up
+	probe() { ip netns exec "$NS" python3 tests/bats/net-probe.py "$@"; }
+	# no guest_mac: wisp makes one up, and the restored device must keep it
+	ip netns exec "$NS" "$WISP" --api-sock "$DIR/a.sock" --level Info </dev/null >"$DIR/a.out" 2>"$DIR/a.err" &
+	PIDS+=($!)
+	a_PID=$!
+	for _ in $(seq 1 100); do [ -S "$DIR/a.sock" ] && break; sleep 0.02; done
+	[ "$(api "$DIR/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=net-echo wisp.ip=172.16.0.2 wisp.port=7777 wisp.timeout_ms=120000\"}")" = "204 " ]
+	[ "$(api "$DIR/a.sock" PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "wtap0"}')" = "204 " ]
+	[ "$(api "$DIR/a.sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
+	wait_line "$DIR/a.out" "NET ready"
+	mac=$(sed -n 's/^NET ready mac=\([0-9a-f:]*\) .*/\1/p' "$DIR/a.out")
+	probe ping 172.16.0.2 3 2
+	probe udp 172.16.0.2 7777 1,64,1472 2
+	snapshot a
+	ip netns exec "$NS" "$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" --level Info </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
+	PIDS+=($!)
+	pid=$!
+	wait_line "$DIR/b.err" "snapshot: restored from"
+	probe ping 172.16.0.2 5 2
+	# the tap went down with the old process, so the host asked again: the same MAC answered
+	neigh=$(ip netns exec "$NS" ip neigh show 172.16.0.2)
+	echo "mac $mac, neighbour: $neigh"
+	[[ "$neigh" == *"lladdr $mac "* ]]
+	probe udp 172.16.0.2 7777 1,2,63,64,512,1000,1400,1471,1472 2
+	probe stop 172.16.0.2 7777
+	wait "$pid"
+	grep -q "TEST net-echo PASS" "$DIR/b.out"
+	grep -q "stop=request" "$DIR/b.out"
+	! grep -q "NET ready" "$DIR/b.out" # the guest did not start over
 }

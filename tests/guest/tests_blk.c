@@ -1,5 +1,6 @@
 /*
- * tests_blk.c - virtio-blk tests: blk-rw, blk-flush, blk-ro, blk-id, blk-range, blk-many.
+ * tests_blk.c - virtio-blk tests: blk-rw, blk-flush, blk-ro, blk-id, blk-range, blk-many,
+ * blk-loop.
  *
  * Common parameters: wisp.dev = which virtio-blk device (0 = first on the command line),
  * wisp.arg = first sector (default 1), wisp.timeout_ms = per-request wait (default 5000).
@@ -206,6 +207,41 @@ static __noreturn void test_blk_flush(void)
 	test_pass();
 }
 GUEST_TEST("blk-flush", test_blk_flush);
+
+/* blk-loop: a write and a read-back of the next sector every wisp.ms ms (10), wisp.count
+ * times (0: until the disk ends), from wisp.arg on: for snapshots, where the device must go
+ * on working in a restored process. Line n wrote sector wisp.arg + n. */
+static __noreturn void test_blk_loop(void)
+{
+	u64 count = cmdline_get_u64("wisp.count", 0), ms = cmdline_get_u64("wisp.ms", 10);
+	struct blk b;
+	u64 sector;
+	u8 status;
+	long bad;
+
+	blk_open(&b);
+	sector = first_sector(&b, 1);
+	for (u64 n = 0; count == 0 || n < count; n++, sector++) {
+		if (sector >= b.capacity)
+			test_fail("the disk ended after %lu writes", n);
+		pattern_fill((u64 *)data[0], sector, VIRTIO_BLK_SECTOR);
+		status = blk_request(&b, VIRTIO_BLK_T_OUT, sector, data[0], VIRTIO_BLK_SECTOR);
+		if (status != VIRTIO_BLK_S_OK)
+			test_fail("line %lu: write of sector %lu: status %u", n, sector, status);
+		memset(data[0], 0xa5, VIRTIO_BLK_SECTOR);
+		status = blk_request(&b, VIRTIO_BLK_T_IN, sector, data[0], VIRTIO_BLK_SECTOR);
+		if (status != VIRTIO_BLK_S_OK)
+			test_fail("line %lu: read of sector %lu: status %u", n, sector, status);
+		bad = pattern_check((const u64 *)data[0], sector, VIRTIO_BLK_SECTOR);
+		if (bad >= 0)
+			test_fail("line %lu: sector %lu read back differs at byte %ld", n, sector,
+			          bad * 8);
+		gprintf("BLK_LOOP %lu sector=%lu ok\n", n, sector);
+		cpl3_run(hold_ms, ms);
+	}
+	test_pass();
+}
+GUEST_TEST("blk-loop", test_blk_loop);
 
 /* blk-ro: the device offers VIRTIO_BLK_F_RO, reads work, a write gets IOERR. */
 static __noreturn void test_blk_ro(void)
