@@ -73,6 +73,7 @@ int guest_mem_init_file(struct guest_mem *mem, int fd, uint64_t size)
 	}
 	layout_slots(mem, base, size);
 	mem->memfd = dup_fd;
+	mem->private_file = true;
 	return 0;
 }
 

@@ -26,7 +26,10 @@ struct guest_mem_slot {
 };
 
 struct guest_mem {
-	int memfd;     /* backing file (memfd), -1 for anonymous test memory */
+	int memfd; /* backing file (memfd), -1 for anonymous test memory */
+	/* memfd is a snapshot's memory file mapped MAP_PRIVATE: the guest's writes are not in it,
+	 * so its holes say nothing about RAM (otherwise they are RAM never touched). */
+	bool private_file;
 	uint8_t *base; /* whole mapping, size bytes */
 	uint64_t size; /* total RAM bytes */
 	unsigned nslots;

@@ -388,7 +388,11 @@ static struct vm *vm_build(const struct vm_config *config, const struct kvm_host
 	}
 	/* Order matters for start-up time: memory slots first, then the irqchip (see
 	 * vm_set_memory()), then vCPUs, which need the irqchip. */
-	if (vm_set_memory(vm) < 0 || vm_create_irqchip(vm) < 0)
+	vm->memslot_ns = log_clock_ns();
+	if (vm_set_memory(vm) < 0)
+		goto fail;
+	vm->memslot_ns = log_clock_ns() - vm->memslot_ns;
+	if (vm_create_irqchip(vm) < 0)
 		goto fail;
 	log_debug("guest RAM mapped into the VM, irqchip created");
 

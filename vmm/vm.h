@@ -59,6 +59,7 @@ struct vm {
 	/* log_clock_ns() when the start was asked for (InstanceStart, or the command line's
 	 * boot): the boot timer's second zero. Set before the vCPUs start. */
 	long long start_requested_ns;
+	long long memslot_ns; /* time KVM_SET_USER_MEMORY_REGION took for all slots (a host cost) */
 
 	/* Called first thing on each vCPU thread (seccomp filters); may be NULL. */
 	void (*thread_init)(struct vm *vm, enum vm_thread_role role);

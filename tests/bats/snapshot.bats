@@ -305,3 +305,42 @@ PY
 	grep -q "stop=request" "$DIR/b.out"
 	! grep -q "NET ready" "$DIR/b.out" # the guest did not start over
 }
+
+# ram_rss_kib PID MEMFILE: KiB of guest RAM resident in PID, i.e. of its mapping of MEMFILE.
+ram_rss_kib() {
+	awk -v f="$2" '$0 ~ /^[0-9a-f]+-[0-9a-f]+ / { on = ($6 == f) } on && $1 == "Rss:" { s += $2 } END { print s + 0 }' "/proc/$1/smaps"
+}
+
+@test "snapshot: 16 restores of one snapshot at once all run; each one's guest RAM right after restore is a small part of the 256 MiB (pages shared until written)" {
+	"$WISP" --api-sock "$DIR/a.sock" </dev/null >"$DIR/a.out" 2>"$DIR/a.err" &
+	PIDS+=($!)
+	a_PID=$!
+	for _ in $(seq 1 100); do [ -S "$DIR/a.sock" ] && break; sleep 0.02; done
+	[ "$(api "$DIR/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=10 wisp.region=256\"}")" = "204 " ]
+	[ "$(api "$DIR/a.sock" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}')" = "204 " ]
+	[ "$(api "$DIR/a.sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
+	wait_line "$DIR/a.out" "COUNTER 10 "
+	snapshot a
+	stopped=$(last_counter "$DIR/a.out")
+	pids=()
+	for i in $(seq 1 16); do
+		"$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" </dev/null >"$DIR/r$i.out" 2>"$DIR/r$i.err" &
+		PIDS+=($!)
+		pids+=($!)
+	done
+	total=0
+	for i in $(seq 1 16); do
+		wait_line "$DIR/r$i.out" "COUNTER $((stopped + 1)) "
+		kib=$(ram_rss_kib "${pids[$((i - 1))]}" "$DIR/a.mem")
+		all=$(sed -n 's/^Rss: *\([0-9]*\) kB/\1/p' "/proc/${pids[$((i - 1))]}/smaps_rollup")
+		echo "# restore $i: guest RAM resident ${kib} KiB of 262144, process RSS ${all} KiB" >&3
+		# the guest's working set (its region, stacks, page tables), not its RAM
+		[ "$kib" -gt 0 ] && [ "$kib" -lt 8192 ]
+		total=$((total + kib))
+	done
+	echo "# 16 restores: guest RAM resident $((total / 1024)) MiB in all, for 16 x 256 MiB" >&3
+	for i in $(seq 1 16); do
+		wait_line "$DIR/r$i.out" "COUNTER $((stopped + 20)) "
+		"$CHECK" 256 "$DIR/a.out" "$DIR/r$i.out" >/dev/null
+	done
+}

@@ -10,7 +10,8 @@
 # Environment: BUILD (build directory, default build), BOOT_RUNS (30), QEMU_RUNS (15),
 # LAUNCHES (300), QEMU_LAUNCHES (40), INFLIGHT (8 per online CPU: a launch mostly waits on
 # the kernel (memslot, VM teardown), so the CPUs saturate only with several per CPU), READY_RUNS (20),
-# API_COUNT (10000 requests of each kind), FIO_RUNTIME (5 s).
+# API_COUNT (10000 requests of each kind), FIO_RUNTIME (5 s), SNAP_RUNS (20 snapshot/restore
+# cycles per guest size).
 # Output: the log on stdout, and the summary table also in $BUILD/bench/results.txt.
 set -euo pipefail
 
@@ -29,6 +30,7 @@ INFLIGHT=${INFLIGHT:-$((8 * $(nproc)))}
 READY_RUNS=${READY_RUNS:-20}
 API_COUNT=${API_COUNT:-10000}
 FIO_RUNTIME=${FIO_RUNTIME:-5}
+SNAP_RUNS=${SNAP_RUNS:-20}
 MEM_MIB=128
 
 for f in "$WISP" "$BOOT" "$API_LATENCY" "$GUEST"; do
@@ -330,6 +332,31 @@ else
 	row "net" "FAILED" "" "" ""
 	failed=1
 fi
+
+# --- snapshot and restore -----------------------------------------------------------------------
+# tests/bench/snapshot.py: PUT /snapshot/create and /snapshot/load timed from the client, wisp's
+# own "request received -> vCPUs running" with the host's memslot cost apart, and the restored
+# process's RSS, for a 128 MiB and a 1 GiB guest that touched little of its RAM.
+echo
+echo "== snapshot: create, and restore in a new process ($SNAP_RUNS runs each, counter guest)"
+for mib in 128 1024; do
+	if python3 tests/bench/snapshot.py "$WISP" "$GUEST" "$mib" "$SNAP_RUNS" "$tmp" >"$tmp/snap.out" 2>&1; then
+		indent '  ' <"$tmp/snap.out"
+		o=$(cat "$tmp/snap.out")
+		sm() { sed -n "s/.* $1 median=\([0-9.]*\).*/\1/p" <<<"$o" | head -n 1; }
+		size=$([ "$mib" = 1024 ] && echo "1 GiB" || echo "$mib MiB")
+		row "snapshot create, $size (ms)" "$(sm create_ms)" "" "" "< 1000 (1 GiB)"
+		row "restore: request -> vCPUs running, $size (us)" "$(sm restore_us)" "" "" "< 3000 + memslots"
+		row "  of which memory slots, $size (us)" "$(sm memslot_us)" "" "" "host floor"
+		row "restore: request -> 204, $size (ms)" "$(sm load_response_ms)" "" "" "Firecracker: < 8"
+		row "restore: request -> first output, $size (ms)" "$(sm first_output_ms)" "" "" ""
+		row "RSS right after restore, $size (MiB)" "$(kib_to_mib "$(sm rss_kib)")" "" "" "<< guest RAM"
+	else
+		indent '  | ' <"$tmp/snap.out" >&2
+		row "snapshot/restore $mib MiB" "FAILED" "" "" ""
+		failed=1
+	fi
+done
 
 # --- stock Linux to user space ----------------------------------------------------------------
 # tests/bench/linux-boot.sh boots it under wisp and under QEMU's microvm side by side: natively

@@ -27,7 +27,7 @@ UNIT_TEST(memfile_writes_data_pages_and_leaves_zero_pages_holes)
 	mem[0] = 1;                         /* page 0 */
 	memset(mem + 5 * PG, 0xab, 3 * PG); /* pages 5-7: one run */
 	mem[63 * PG + PG - 1] = 7;          /* last byte of the last page */
-	CHECK_EQ(memfile_write_region(fd, 0, mem, size, &st), 0);
+	CHECK_EQ(memfile_write_region(fd, 0, mem, size, -1, &st), 0);
 	CHECK_EQ(st.pages_written, 5);
 	CHECK_EQ(st.pages_holes, 59);
 	CHECK_EQ(fstat(fd, &sb), 0);
@@ -45,6 +45,40 @@ UNIT_TEST(memfile_writes_data_pages_and_leaves_zero_pages_holes)
 	free(back);
 }
 
+/* Guest RAM as wisp has it, a shared memfd mapping: only its data ranges are read. */
+UNIT_TEST(memfile_from_a_memfd_reads_only_its_data_ranges)
+{
+	size_t size = 64 * PG;
+	int src = memfd_create("memfile-src", MFD_CLOEXEC),
+	    fd = memfd_create("memfile-out", MFD_CLOEXEC);
+	struct memfile_stats st = {0};
+	uint8_t *mem, *back = malloc(size);
+	struct stat sb;
+
+	CHECK(src >= 0 && fd >= 0 && back && ftruncate(src, (off_t)size) == 0);
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, src, 0);
+	CHECK(mem != MAP_FAILED);
+	memset(mem + 3 * PG, 0x5a, 2 * PG); /* pages 3-4 */
+	memset(mem + 10 * PG, 0, PG);       /* page 10: allocated, but zeros: still a hole */
+	mem[63 * PG] = 9;                   /* the last page */
+	CHECK_EQ(memfile_write_region(fd, 0, mem, size, src, &st), 0);
+	CHECK_EQ(st.pages_written, 3);
+	CHECK_EQ(st.pages_holes, 61);
+	CHECK_EQ(fstat(fd, &sb), 0);
+	CHECK_EQ(sb.st_size, size);
+	CHECK_EQ(sb.st_blocks * 512, 3 * PG);
+	/* untouched pages of the source were never faulted in by the scan (a read fault on a
+	 * shared memfd hole allocates a page: the memcmp below does) */
+	CHECK_EQ(fstat(src, &sb), 0);
+	CHECK_EQ(sb.st_blocks * 512, 4 * PG);
+	CHECK_EQ(pread(fd, back, size, 0), (ssize_t)size);
+	CHECK(memcmp(mem, back, size) == 0);
+	munmap(mem, size);
+	close(src);
+	close(fd);
+	free(back);
+}
+
 UNIT_TEST(memfile_regions_at_offsets_and_an_all_zero_tail_still_sizes_the_file)
 {
 	uint8_t *lo = calloc(1, 4 * PG), *hi = calloc(1, 4 * PG);
@@ -55,8 +89,8 @@ UNIT_TEST(memfile_regions_at_offsets_and_an_all_zero_tail_still_sizes_the_file)
 
 	CHECK(lo && hi && fd >= 0);
 	hi[PG] = 9;
-	CHECK_EQ(memfile_write_region(fd, 0, lo, 4 * PG, &st), 0);
-	CHECK_EQ(memfile_write_region(fd, 4 * PG, hi, 4 * PG, &st), 0);
+	CHECK_EQ(memfile_write_region(fd, 0, lo, 4 * PG, -1, &st), 0);
+	CHECK_EQ(memfile_write_region(fd, 4 * PG, hi, 4 * PG, -1, &st), 0);
 	CHECK_EQ(pread(fd, &b, 1, 5 * PG), 1);
 	CHECK_EQ(b, 9);
 	CHECK_EQ(memfile_check(fd, 8 * PG, err, sizeof(err)), 0);
@@ -65,14 +99,14 @@ UNIT_TEST(memfile_regions_at_offsets_and_an_all_zero_tail_still_sizes_the_file)
 	/* an all-zero region alone still makes the file its size */
 	CHECK_EQ(ftruncate(fd, 0), 0);
 	memset(&st, 0, sizeof(st));
-	CHECK_EQ(memfile_write_region(fd, 0, lo, 4 * PG, &st), 0);
+	CHECK_EQ(memfile_write_region(fd, 0, lo, 4 * PG, -1, &st), 0);
 	CHECK_EQ(st.pages_written, 0);
 	CHECK_EQ(memfile_check(fd, 4 * PG, err, sizeof(err)), 0);
 	/* unaligned sizes are refused, a read-only fd reports the write's error */
-	CHECK_EQ(memfile_write_region(fd, 0, lo, PG + 1, &st), -EINVAL);
+	CHECK_EQ(memfile_write_region(fd, 0, lo, PG + 1, -1, &st), -EINVAL);
 	close(fd);
 	fd = open("/dev/null", O_RDONLY);
-	CHECK_EQ(memfile_write_region(fd, 0, hi, 4 * PG, &st), -EBADF);
+	CHECK_EQ(memfile_write_region(fd, 0, hi, 4 * PG, -1, &st), -EBADF);
 	CHECK_EQ(memfile_check(fd, 0, err, sizeof(err)), -1);
 	CHECK_STR_EQ(err, "the memory file is not a regular file");
 	close(fd);

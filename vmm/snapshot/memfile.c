@@ -36,15 +36,14 @@ static int write_all(int fd, off_t off, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size,
+/* Scans mem[start, start + len) page by page: data pages go out in runs, zero pages stay holes. */
+static int write_scanned(int fd, off_t off, const uint8_t *mem, size_t start, size_t len,
                          struct memfile_stats *stats)
 {
 	size_t run_start = 0, run_len = 0;
 	int rc;
 
-	if (size % MEMFILE_PAGE || off % MEMFILE_PAGE)
-		return -EINVAL;
-	for (size_t at = 0; at < size; at += MEMFILE_PAGE) {
+	for (size_t at = start; at < start + len; at += MEMFILE_PAGE) {
 		if (!page_is_zero(mem + at)) {
 			if (!run_len)
 				run_start = at;
@@ -60,11 +59,56 @@ int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size,
 			run_len = 0;
 		}
 	}
-	if (run_len) {
-		rc = write_all(fd, off + (off_t)run_start, mem + run_start, run_len);
+	if (run_len)
+		return write_all(fd, off + (off_t)run_start, mem + run_start, run_len);
+	return 0;
+}
+
+/* Only the data ranges of src_fd are scanned: its holes are pages never written, zeros that need
+ * not even be read (reading them would fault each one in). */
+static int write_data_ranges(int fd, off_t off, const uint8_t *mem, size_t size, int src_fd,
+                             struct memfile_stats *stats)
+{
+	size_t pos = 0;
+
+	while (pos < size) {
+		off_t data = lseek(src_fd, (off_t)pos, SEEK_DATA), hole;
+		int rc;
+
+		if (data < 0 && errno == ENXIO)
+			break; /* holes to the end */
+		if (data < 0)
+			return write_scanned(fd, off, mem, pos, size - pos, stats);
+		hole = lseek(src_fd, data, SEEK_HOLE);
+		if (hole < 0 || (size_t)hole > size)
+			hole = (off_t)size;
+		data &= ~(off_t)(MEMFILE_PAGE - 1);
+		if ((size_t)data >= size)
+			break;
+		hole = (hole + MEMFILE_PAGE - 1) & ~(off_t)(MEMFILE_PAGE - 1);
+		if ((size_t)hole > size)
+			hole = (off_t)size;
+		stats->pages_holes += ((size_t)data - pos) / MEMFILE_PAGE;
+		rc = write_scanned(fd, off, mem, (size_t)data, (size_t)(hole - data), stats);
 		if (rc < 0)
 			return rc;
+		pos = (size_t)hole;
 	}
+	stats->pages_holes += (size - pos) / MEMFILE_PAGE;
+	return 0;
+}
+
+int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size, int src_fd,
+                         struct memfile_stats *stats)
+{
+	int rc;
+
+	if (size % MEMFILE_PAGE || off % MEMFILE_PAGE)
+		return -EINVAL;
+	rc = src_fd >= 0 ? write_data_ranges(fd, off, mem, size, src_fd, stats)
+	                 : write_scanned(fd, off, mem, 0, size, stats);
+	if (rc < 0)
+		return rc;
 	/* The holes at the end exist only once the file is that long. */
 	{
 		struct stat st;

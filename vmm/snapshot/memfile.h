@@ -19,8 +19,11 @@ struct memfile_stats {
 
 /* Writes mem[0..size) at file offset off of fd (a regular file opened for writing; size and off
  * multiples of MEMFILE_PAGE) and extends the file to off + size. Runs of data pages go out in
- * one pwrite each. 0, or -errno. */
-int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size,
+ * one pwrite each. src_fd >= 0: mem is a MAP_SHARED mapping of src_fd from its offset 0 (guest
+ * RAM's memfd), whose holes are read as zeros without touching them (SEEK_DATA/SEEK_HOLE), so
+ * RAM the guest never touched costs neither a read nor a page fault; -1: every page is read.
+ * 0, or -errno. */
+int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size, int src_fd,
                          struct memfile_stats *stats);
 
 /* Checks that fd can back ram_size bytes of RAM: a regular file of exactly that size. 0, or -1

@@ -94,7 +94,9 @@ static int write_memory(const struct vm *vm, const char *path, char *err, size_t
 		free(tmp);
 		return -1;
 	}
-	rc = memfile_write_region(fd, 0, vm->mem.base, vm->mem.size, &st);
+	/* Fresh RAM is a shared memfd whose holes are pages never touched: skipped unread. */
+	rc = memfile_write_region(fd, 0, vm->mem.base, vm->mem.size,
+	                          vm->mem.private_file ? -1 : vm->mem.memfd, &st);
 	if (rc < 0)
 		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(-rc));
 	if (close(fd) < 0 && rc == 0) {
