@@ -335,7 +335,7 @@ static int get_path(const json_t *obj, const char *where, const char *key, bool 
 }
 
 /* PUT /snapshot/create: {snapshot_type?: "Full"|"Diff", snapshot_path, mem_file_path,
- * version?}. Diff snapshots are refused until dirty-page tracking exists. */
+ * version?}. Diff needs the VM to track dirty pages (checked when it runs). */
 static enum api_parse_result snapshot_create(const struct api_request *req, const char *id,
                                              const json_t *body, struct api_action *act,
                                              struct api_response *resp)
@@ -353,9 +353,7 @@ static enum api_parse_result snapshot_create(const struct api_request *req, cons
 	    config_json_get_enum(body, "snapshot-create", "snapshot_type", false, types, 2, &type,
 	                         err, sizeof(err)) < 0)
 		return bad_request(resp, err);
-	if (type == 1)
-		return bad_request(resp, "snapshot-create.snapshot_type: Diff snapshots are not "
-		                         "supported yet (Full only)");
+	sn->diff = type == 1;
 	if (get_path(body, "snapshot-create", "snapshot_path", true, &sn->snapshot_path, err,
 	             sizeof(err)) < 0 ||
 	    get_path(body, "snapshot-create", "mem_file_path", true, &sn->mem_path, err,
@@ -368,20 +366,26 @@ static enum api_parse_result snapshot_create(const struct api_request *req, cons
 }
 
 /* PUT /snapshot/load: {snapshot_path, mem_backend: {backend_type: "File", backend_path} or
- * the older mem_file_path, enable_diff_snapshots?, resume_vm?}. */
+ * the older mem_file_path, track_dirty_pages? (or its older name enable_diff_snapshots),
+ * resume_vm?}. */
 static enum api_parse_result snapshot_load(const struct api_request *req, const char *id,
                                            const json_t *body, struct api_action *act,
                                            struct api_response *resp)
 {
-	static const char *const fields[] = {"snapshot_path", "mem_backend",
-	                                     "mem_file_path", "enable_diff_snapshots",
-	                                     "resume_vm",     NULL};
+	static const char *const fields[] = {"snapshot_path",
+	                                     "mem_backend",
+	                                     "mem_file_path",
+	                                     "enable_diff_snapshots",
+	                                     "track_dirty_pages",
+	                                     "resume_vm",
+	                                     NULL};
 	static const char *const backend_fields[] = {"backend_type", "backend_path", NULL};
 	static const char *const backends[] = {"File", "Uffd"};
 	struct api_snapshot *sn = &act->u.snapshot;
 	const json_t *backend = json_object_get(body, "mem_backend");
 	const json_t *resume = json_object_get(body, "resume_vm");
 	const json_t *diff = json_object_get(body, "enable_diff_snapshots");
+	const json_t *dirty = json_object_get(body, "track_dirty_pages");
 	char err[API_ERR_MAX];
 	unsigned type = 0;
 
@@ -393,9 +397,9 @@ static enum api_parse_result snapshot_load(const struct api_request *req, const 
 		return bad_request(resp, "snapshot-load.resume_vm: expected a boolean");
 	if (diff && !json_is_null(diff) && !json_is_boolean(diff))
 		return bad_request(resp, "snapshot-load.enable_diff_snapshots: expected a boolean");
-	if (json_is_true(diff))
-		return bad_request(resp, "snapshot-load.enable_diff_snapshots: Diff snapshots are "
-		                         "not supported yet");
+	if (dirty && !json_is_null(dirty) && !json_is_boolean(dirty))
+		return bad_request(resp, "snapshot-load.track_dirty_pages: expected a boolean");
+	sn->track_dirty_pages = json_is_true(diff) || json_is_true(dirty);
 	if (backend && !json_is_null(backend)) {
 		if (json_object_get(body, "mem_file_path"))
 			return bad_request(resp,
@@ -810,8 +814,8 @@ static void snapshot_load_exec(struct vmm *vmm, const struct api_vmm_ops *ops,
 		api_response_error(resp, 400, "snapshots are not available here");
 		return;
 	}
-	if (ops->snapshot_load(vmm, sn->snapshot_path, sn->mem_path, sn->resume_vm, err,
-	                       sizeof(err)) < 0) {
+	if (ops->snapshot_load(vmm, sn->snapshot_path, sn->mem_path, sn->resume_vm,
+	                       sn->track_dirty_pages, err, sizeof(err)) < 0) {
 		api_response_error(resp, 400, "Load snapshot error: %s",
 		                   err[0] ? err : "unknown error");
 		return;
@@ -850,7 +854,8 @@ static void runtime_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct 
 	case API_ACT_SNAPSHOT_CREATE:
 		rc = ops->snapshot_create
 		         ? ops->snapshot_create(vmm, act->u.snapshot.snapshot_path,
-		                                act->u.snapshot.mem_path, err, sizeof(err))
+		                                act->u.snapshot.mem_path, act->u.snapshot.diff, err,
+		                                sizeof(err))
 		         : -1;
 		break;
 	default:

@@ -81,11 +81,18 @@ static uint16_t load_used_event(const struct virtq *q)
 	return le16toh(__atomic_load_n(&q->avail->ring[q->size], __ATOMIC_RELAXED));
 }
 
+/* The used ring as wisp writes it (flags, idx, ring, avail_event), for Diff snapshots. */
+static void used_written(const struct virtq *q)
+{
+	guest_mem_mark_dirty(q->mem, q->used, 6 + 8u * q->size);
+}
+
 static void store_avail_event(struct virtq *q, uint16_t val)
 {
 	__virtio16 *p = (__virtio16 *)&q->used->ring[q->size];
 
 	__atomic_store_n(p, htole16(val), __ATOMIC_RELAXED);
+	used_written(q);
 }
 
 /* Reads descriptor i of a table at table_gpa into *d (one copy through the accessor). */
@@ -114,6 +121,8 @@ static void add_buffer(struct virtq *q, struct virtq_chain *c, const struct vrin
 	if (!v->iov_base && !c->err)
 		c->err = VIRTQ_CHAIN_BAD_BUFFER;
 	if (writable) {
+		/* the device may write it: dirty for a Diff snapshot from now on */
+		guest_mem_mark_dirty(q->mem, v->iov_base, d->len);
 		c->nwrite++;
 		c->write_bytes += d->len;
 	} else {
@@ -267,6 +276,7 @@ void virtq_flush(struct virtq *q, uint16_t count)
 	q->used_idx += count;
 	/* Release: the elements are visible before the index that publishes them. */
 	__atomic_store_n(&q->used->idx, htole16(q->used_idx), __ATOMIC_RELEASE);
+	used_written(q);
 }
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@ static void layout_slots(struct guest_mem *mem, uint8_t *base, uint64_t size)
 
 	mem->base = base;
 	mem->size = size;
+	mem->private_file = false;
+	mem->dirty = NULL;
 	mem->nslots = 1;
 	mem->slots[0] = (struct guest_mem_slot){.gpa = 0, .size = low, .host = base, .file_off = 0};
 	if (size > low) {
@@ -83,8 +86,31 @@ void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size)
 	mem->memfd = -1;
 }
 
+int guest_mem_track_dirty(struct guest_mem *mem)
+{
+	if (!mem->dirty)
+		mem->dirty = calloc(guest_mem_dirty_words(mem), sizeof(uint64_t));
+	return mem->dirty ? 0 : -ENOMEM;
+}
+
+void guest_mem_mark_dirty_range(const struct guest_mem *mem, const void *host, uint64_t len)
+{
+	const uint8_t *p = host;
+	uint64_t first, last;
+
+	/* Only pointers this file handed out reach here; anything else is ignored, not trusted. */
+	if (p < mem->base || p >= mem->base + mem->size ||
+	    len > mem->size - (uint64_t)(p - mem->base))
+		return;
+	first = (uint64_t)(p - mem->base) / GUEST_MEM_PAGE;
+	last = ((uint64_t)(p - mem->base) + len - 1) / GUEST_MEM_PAGE;
+	for (uint64_t pg = first; pg <= last; pg++)
+		mem->dirty[pg / 64] |= 1ull << (pg % 64);
+}
+
 void guest_mem_destroy(struct guest_mem *mem)
 {
+	free(mem->dirty);
 	if (mem->memfd >= 0) {
 		munmap(mem->base, mem->size);
 		close(mem->memfd);

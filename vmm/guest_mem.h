@@ -30,6 +30,12 @@ struct guest_mem {
 	/* memfd is a snapshot's memory file mapped MAP_PRIVATE: the guest's writes are not in it,
 	 * so its holes say nothing about RAM (otherwise they are RAM never touched). */
 	bool private_file;
+	/* Diff snapshots (guest_mem_track_dirty): one bit per GUEST_MEM_PAGE of the mapping (bit
+	 * n: bytes [n * 4096, n * 4096 + 4096) from base), set for pages written since the last
+	 * snapshot by wisp itself (virtqueue buffers given to devices, used rings) and, when a
+	 * snapshot collects it, by the vCPUs (KVM's dirty log ORed in). NULL: not tracked.
+	 * Event-loop thread only. */
+	uint64_t *dirty;
 	uint8_t *base; /* whole mapping, size bytes */
 	uint64_t size; /* total RAM bytes */
 	unsigned nslots;
@@ -46,6 +52,23 @@ int guest_mem_init_file(struct guest_mem *mem, int fd, uint64_t size);
 /* Same layout over caller-provided host memory (unit tests, fuzzers); memfd = -1. */
 void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size);
 void guest_mem_destroy(struct guest_mem *mem);
+
+#define GUEST_MEM_PAGE 4096u
+
+/* Words of the dirty bitmap (RAM sizes are whole MiB, so whole words per slot). */
+static inline uint64_t guest_mem_dirty_words(const struct guest_mem *mem)
+{
+	return (mem->size / GUEST_MEM_PAGE + 63) / 64;
+}
+/* Starts the dirty bitmap, all clear. 0 or -ENOMEM. */
+int guest_mem_track_dirty(struct guest_mem *mem);
+/* Marks the pages of [host, host + len), a pointer guest_mem_ptr() returned, as written. */
+void guest_mem_mark_dirty_range(const struct guest_mem *mem, const void *host, uint64_t len);
+static inline void guest_mem_mark_dirty(const struct guest_mem *mem, const void *host, uint64_t len)
+{
+	if (mem->dirty && host && len)
+		guest_mem_mark_dirty_range(mem, host, len);
+}
 
 /* Host pointer for [gpa, gpa+len) when it lies wholly inside one RAM slot, else NULL.
  * len 0 is valid when gpa is inside RAM or at the end of a slot. */

@@ -189,6 +189,7 @@ static const struct seccomp_entry seccomp_vmm[] = {
     ALLOW(ftruncate, "snapshot save: the memory file's size (its zero pages are holes)"),
     ALLOW(rename, "snapshot save: a complete file replaces its .partial name"),
     ALLOW(lseek, "snapshot save: SEEK_DATA/SEEK_HOLE find the RAM the guest touched"),
+    IOCTL(KVM_GET_DIRTY_LOG, "Diff snapshot: the pages the vCPUs wrote (track_dirty_pages)"),
     IOCTL(KVM_GET_IRQCHIP, "snapshot save (PIC, IOAPIC)"),
     IOCTL(KVM_SET_IRQCHIP, "snapshot restore"),
     IOCTL(KVM_GET_PIT2, "snapshot save"),

@@ -12,6 +12,7 @@
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/layout.h"
+#include "vmm/snapshot/dirty.h"
 #include "vmm/boot/loader.h"
 #include "vmm/log.h"
 #include "vmm/boot/mptable.h"
@@ -195,6 +196,7 @@ static int vm_set_memory(struct vm *vm)
 		const struct guest_mem_slot *s = &vm->mem.slots[i];
 		struct kvm_userspace_memory_region r = {
 		    .slot = i,
+		    .flags = vm->config->track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		    .guest_phys_addr = s->gpa,
 		    .memory_size = s->size,
 		    .userspace_addr = (uint64_t)(uintptr_t)s->host,
@@ -406,6 +408,8 @@ static struct vm *vm_build(const struct vm_config *config, const struct kvm_host
 	}
 	vm->nvcpus = config->vcpu_count;
 	if (vm_create_devices(vm) < 0 || (mem_fd < 0 && vm_load_guest(vm) < 0))
+		goto fail;
+	if (config->track_dirty_pages && dirty_start(vm, mem_fd < 0) < 0)
 		goto fail;
 	log_debug("vCPUs, devices and kernel ready");
 	return vm;

@@ -223,18 +223,18 @@ int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limi
 	return 0;
 }
 
-int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
-                        size_t errlen)
+int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, bool diff,
+                        char *err, size_t errlen)
 {
 	if (vmm->state == VMM_NOT_STARTED)
 		return error_set(err, errlen, "the microVM was never started: nothing to snapshot");
 	if (vmm->state != VMM_PAUSED)
 		return error_set(err, errlen, "the microVM must be paused (PATCH /vm) first");
-	if (snapshot_create(vmm->vm, state_path, mem_path, err, errlen) < 0) {
+	if (snapshot_create(vmm->vm, state_path, mem_path, diff, err, errlen) < 0) {
 		log_error("snapshot: %s", err);
 		return -1;
 	}
-	log_info("snapshot: %s and %s written", state_path, mem_path);
+	log_info("snapshot: %s and %s written (%s)", state_path, mem_path, diff ? "Diff" : "Full");
 	return 0;
 }
 
@@ -274,10 +274,11 @@ static void unrestore_config(struct vmm *vmm, const struct vm_config *before)
 	vmm->config.mem_size_mib = before->mem_size_mib;
 	vmm->config.smt = before->smt;
 	vmm->config.no_acpi = before->no_acpi;
+	vmm->config.track_dirty_pages = before->track_dirty_pages;
 }
 
 int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool resume,
-                      char *err, size_t errlen)
+                      bool track_dirty_pages, char *err, size_t errlen)
 {
 	struct snapshot_image img;
 	int mem_fd = -1, rc = -1;
@@ -296,6 +297,7 @@ int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_p
 		goto out;
 	}
 	configured = true;
+	vmm->config.track_dirty_pages = img.machine.track_dirty_pages || track_dirty_pages;
 	if (vmm_check_memory_file(mem_path, &mem_fd, img.machine.mem_size_mib << 20, err, errlen) <
 	    0) {
 		start_failed(err);

@@ -47,12 +47,13 @@ int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limi
 
 /* PUT /snapshot/create: the paused VM to state_path and mem_path (written completely or not at
  * all). 0, or -1 with one sentence in err. */
-int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
-                        size_t errlen);
+int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, bool diff,
+                        char *err, size_t errlen);
 /* PUT /snapshot/load, --restore: an unconfigured, unstarted vmm becomes the snapshot's VM,
- * running when resume, else paused. 0, or -1 with one sentence in err, logged once, and
- * nothing built. */
+ * running when resume, else paused; it tracks dirty pages when the snapshot's VM did or
+ * track_dirty_pages asks (so that Diff snapshots can follow). 0, or -1 with one sentence in
+ * err, logged once, and nothing built. */
 int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool resume,
-                      char *err, size_t errlen);
+                      bool track_dirty_pages, char *err, size_t errlen);
 
 #endif

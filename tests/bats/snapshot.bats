@@ -344,3 +344,70 @@ ram_rss_kib() {
 		"$CHECK" 256 "$DIR/a.out" "$DIR/r$i.out" >/dev/null
 	done
 }
+
+@test "snapshot: Diff after Full with track_dirty_pages holds only the pages written since; merged onto the base by wisp-rebase-snap it restores the VM as it was at the Diff" {
+	REBASE="$B/wisp-rebase-snap"
+	[ -x "$REBASE" ]
+	"$WISP" --api-sock "$DIR/a.sock" --level Info </dev/null >"$DIR/a.out" 2>"$DIR/a.err" &
+	PIDS+=($!)
+	a_PID=$!
+	S=$DIR/a.sock
+	for _ in $(seq 1 100); do [ -S "$S" ] && break; sleep 0.02; done
+	[ "$(api "$S" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=2 wisp.region=256\"}")" = "204 " ]
+	[ "$(api "$S" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128, "track_dirty_pages": true}')" = "204 " ]
+	[ "$(api "$S" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
+	wait_line "$DIR/a.out" "COUNTER 20 "
+	[ "$(api "$S" PATCH /vm '{"state": "Paused"}')" = "204 " ]
+	[ "$(api "$S" PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$DIR/base.snap\", \"mem_file_path\": \"$DIR/base.mem\"}")" = "204 " ]
+	at_full=$(last_counter "$DIR/a.out")
+	[ "$(api "$S" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
+	# 600 lines at one word each: the region's words 20.. 620, pages 0 and 1 of it, change
+	wait_line "$DIR/a.out" "COUNTER $((at_full + 600)) "
+	[ "$(api "$S" PATCH /vm '{"state": "Paused"}')" = "204 " ]
+	[ "$(api "$S" PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$DIR/diff.snap\", \"mem_file_path\": \"$DIR/diff.mem\"}")" = "204 " ]
+	kill -9 "$a_PID"
+	# the Diff is the machine's size with only the written pages in it: the region's two pages
+	# and the guest's stack at least, far less than the Full
+	[ "$(stat -c %s "$DIR/diff.mem")" -eq $((128 << 20)) ]
+	diff_kib=$(du -k "$DIR/diff.mem" | cut -f1)
+	full_kib=$(du -k "$DIR/base.mem" | cut -f1)
+	echo "# Full: $full_kib KiB on disk, Diff: $diff_kib KiB" >&3
+	[ "$diff_kib" -ge 8 ] && [ "$diff_kib" -lt 64 ] && [ "$diff_kib" -lt "$full_kib" ]
+	# merged onto (a copy of) the base, with the Diff's state: the counter goes on from the
+	# Diff and every sum (the whole region) is right
+	cp "$DIR/base.mem" "$DIR/merged.mem"
+	"$REBASE" --base-file "$DIR/merged.mem" --diff-file "$DIR/diff.mem"
+	"$WISP" --restore "$DIR/diff.snap" --mem "$DIR/merged.mem" </dev/null >"$DIR/m.out" 2>"$DIR/m.err" &
+	PIDS+=($!)
+	at_diff=$(last_counter "$DIR/a.out")
+	wait_line "$DIR/m.out" "COUNTER $((at_diff + 20)) "
+	"$CHECK" 256 "$DIR/a.out" "$DIR/m.out"
+	# the Diff's state on the unmerged base is the wrong memory: the counter's sums say so
+	"$WISP" --restore "$DIR/diff.snap" --mem "$DIR/base.mem" </dev/null >"$DIR/u.out" 2>"$DIR/u.err" &
+	PIDS+=($!)
+	wait_line "$DIR/u.out" "COUNTER $((at_diff + 20)) "
+	! "$CHECK" 256 "$DIR/a.out" "$DIR/u.out"
+	# bad input: a merge of files of two sizes, a missing file
+	truncate -s 64M "$DIR/small.mem"
+	run "$REBASE" --base-file "$DIR/small.mem" --diff-file "$DIR/diff.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"are not memory files of one machine"* ]]
+	run "$REBASE" --base-file "$DIR/none.mem" --diff-file "$DIR/diff.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"none.mem: No such file or directory"* ]]
+	run "$REBASE" --base-file "$DIR/merged.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"usage: wisp-rebase-snap"* ]]
+}
+
+@test "snapshot: a Diff of a VM that does not track dirty pages is refused with the reason; the VM keeps running" {
+	boot_counter a 1
+	S=$DIR/a.sock
+	[ "$(api "$S" PATCH /vm '{"state": "Paused"}')" = "204 " ]
+	run api "$S" PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$DIR/d.snap\", \"mem_file_path\": \"$DIR/d.mem\"}"
+	[[ "$output" == "400 "*"a Diff snapshot needs dirty page tracking (machine-config track_dirty_pages: true)"* ]]
+	[ ! -e "$DIR/d.snap" ] && [ ! -e "$DIR/d.mem" ]
+	[ "$(api "$S" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
+	n=$(last_counter "$DIR/a.out")
+	wait_line "$DIR/a.out" "COUNTER $((n + 5)) "
+}

@@ -2,7 +2,9 @@
 # The nested suite's workload inside the level-2 Linux guest, run by the guest init as its
 # command (rootfs-tools/init): prints what the suite checks as "CHECK key=value" lines, waits
 # for the level-1 host's pings, then stops the guest the way $1 says.
-#   guest-checks.sh poweroff-f|reboot-f|halt|poweroff|panic|exit
+#   guest-checks.sh poweroff-f|reboot-f|halt|poweroff|panic|exit|ticks
+# ticks (the snapshot test): after the checks, "TICK n uptime" every 0.25 s, n = 0..47, each
+# also appended to /data/ticks on the disk through a descriptor kept open, then poweroff -f.
 stop=${1:-exit}
 echo "CHECK nproc=$(nproc)"
 echo "CHECK memtotal_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
@@ -26,6 +28,20 @@ if [ -n "$addr" ]; then
 		i=$((i + 1))
 	done
 	echo "CHECK echo-replies=${reps:-0}"
+fi
+if [ "$stop" = ticks ]; then
+	exec 3>>/data/ticks
+	n=0
+	while [ $n -lt 48 ]; do
+		line="TICK $n $(cut -d' ' -f1 /proc/uptime)"
+		echo "$line"
+		echo "$line" >&3
+		sync
+		n=$((n + 1))
+		sleep 0.25
+	done
+	exec 3>&-
+	stop=poweroff-f
 fi
 echo "CHECK stop=$stop"
 case $stop in

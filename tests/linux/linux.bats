@@ -87,6 +87,47 @@ GUEST_NET="ip=172.16.0.2::172.16.0.1:255.255.255.252::eth0:off"
 	check_line wisp-exit 0
 }
 
+@test "linux: snapshot and restore of a running Debian kernel: its ticks go on in a new wisp, its clock forward, its open file on /dev/vda written before and after, eth0 pings; poweroff -f exits 0" {
+	cat >"$TMP/after_up.sh" <<'SH'
+after_up() {
+	i=0
+	while [ $i -lt 600 ] && ! grep -q '^TICK 6 ' /tmp/console; do sleep 0.1; i=$((i + 1)); done
+	req() { # METHOD PATH BODY
+		echo "L1 api $2 $(curl -s -o /tmp/api.out -w '%{http_code}' --unix-socket /tmp/api.sock -X "$1" -d "$3" "http://localhost$2") $(cat /tmp/api.out)"
+	}
+	req PATCH /vm '{"state":"Paused"}'
+	req PUT /snapshot/create '{"snapshot_type":"Full","snapshot_path":"/tmp/vm.snap","mem_file_path":"/tmp/vm.mem"}'
+	echo "L1 ticks-before=$(grep -c '^TICK' /tmp/console)"
+	echo "L1 mem-file-kib=$(du -k /tmp/vm.mem | cut -f1)"
+	kill -9 $pid
+	wait $pid
+	# the same drive file and tap, reopened by the new process; its console goes on in the same file
+	timeout 250 wisp --no-api --restore /tmp/vm.snap --mem /tmp/vm.mem </dev/null >>/tmp/console 2>>/tmp/wisp.err &
+	pid=$!
+	n=$(grep -c '^TICK' /tmp/console)
+	i=0
+	while [ $i -lt 600 ] && [ "$(grep -c '^TICK' /tmp/console)" -le $((n + 2)) ]; do sleep 0.1; i=$((i + 1)); done
+	ping -c 3 -W 5 172.16.0.2 >/dev/null 2>&1 && echo "L1 ping-after-restore=ok" || echo "L1 ping-after-restore=failed"
+}
+SH
+	AFTER_UP=$TMP/after_up.sh GUEST_API="--api-sock /tmp/api.sock" \
+		run_guest cli "--kernel /guest/vmlinux --vcpus 2 --mem-mib 256" \
+		"console=ttyS0 reboot=k panic=1 $GUEST_NET -- /checks.sh ticks"
+	check_full_guest 2 256
+	[ "$(grep -cE '^L1 api /(vm|snapshot/create) 204 ?$' "$TMP/log")" -eq 2 ] || { grep '^L1 api' "$TMP/log"; return 1; }
+	check_line ping-after-restore ok
+	before=$(sed -n 's/^L1 ticks-before=//p' "$TMP/log")
+	echo "ticks before the snapshot: $before"
+	[ "$before" -ge 7 ] && [ "$before" -lt 48 ]
+	# the ticks 0..47, each once and in order, across both processes; uptime never goes back
+	grep '^TICK' "$TMP/console" | awk '$2 != NR - 1 { print "tick " NR - 1 ": " $0; bad = 1 }
+		$3 + 0 < last { print "clock went back: " $0; bad = 1 } { last = $3 + 0 }
+		END { if (NR != 48) { print NR " ticks"; bad = 1 } exit bad }'
+	# and on the disk, through the descriptor the guest kept open: the same 48 lines
+	[ "$(sed -n 's/^L1 disk //p' "$TMP/log" | grep -c '^TICK')" -eq 48 ]
+	diff <(sed -n 's/^L1 disk //p' "$TMP/log") <(grep '^TICK' "$TMP/console")
+}
+
 @test "linux: the direct runner (VT-x/AMD-V hosts: no QEMU) boots the same guest; its tap and netns end with it" {
 	[ "$(linux_runner)" = nested ] || skip "every test here runs through run-direct.sh already"
 	# Inside level 1, whose /dev/kvm is AMD SVM: run-direct.sh as a VT-x/AMD-V host runs it.

@@ -117,10 +117,13 @@ while [ $i -lt 1500 ] && ! grep -q 'wisp-init: up' /tmp/console; do
 done
 if grep -q 'wisp-init: up' /tmp/console; then
 	ping -c 3 -W 5 172.16.0.2 >/dev/null 2>&1 && echo "L1 ping-guest=ok" || echo "L1 ping-guest=failed"
+	# A test's own step while the guest runs (the snapshot test's), defined before this part.
+	if type after_up >/dev/null 2>&1; then after_up; fi
 fi
 wait $pid
 echo "L1 wisp-exit=$?"
 echo "L1 guest-file=$(debugfs -R 'cat /data/guest.txt' /tmp/rootfs.ext4 2>/dev/null)"
+debugfs -R 'cat /data/ticks' /tmp/rootfs.ext4 2>/dev/null | sed 's/^/L1 disk /'
 # Each marker on a line of its own, even after a console cut off mid-line.
 echo "=== console"
 cat /tmp/console
@@ -138,7 +141,9 @@ SH
 # $TMP/stderr. Fails when the level-1 machine does not finish its scenario.
 run_guest() {
 	local mode=$1 args=$2 cmdline=$3
-	# GUEST_DEVICES replaces the root drive and the NIC on wisp's command line (cli mode).
+	# GUEST_DEVICES replaces the root drive and the NIC on wisp's command line (cli mode);
+	# GUEST_API replaces --no-api; AFTER_UP names a file that defines after_up(), a step the
+	# scenario runs once the guest is up and pinged (cli mode).
 	local drive="--drive id=rootfs,path=/tmp/rootfs.ext4,root=on"
 	local net="--net id=eth0,tap=tap0,mac=06:00:ac:10:00:02"
 	if [ -n "${GUEST_DEVICES+set}" ]; then
@@ -149,7 +154,8 @@ run_guest() {
 		scenario_head
 		case $mode in
 		cli)
-			echo "timeout 280 wisp --no-api $args --initrd /guest/initramfs.cpio $drive $net \\"
+			[ -z "${AFTER_UP:-}" ] || cat "$AFTER_UP"
+			echo "timeout 280 wisp ${GUEST_API:---no-api} $args --initrd /guest/initramfs.cpio $drive $net \\"
 			echo "	--cmdline '$cmdline' </dev/null >/tmp/console 2>/tmp/wisp.err &"
 			echo 'pid=$!'
 			;;

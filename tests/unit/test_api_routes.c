@@ -567,7 +567,11 @@ UNIT_TEST(api_snapshot_requests_are_checked_and_gated)
 	CHECK_EQ(put("/snapshot/create", "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"/s\", "
 	                                 "\"mem_file_path\": \"/m\"}"),
 	         400);
-	CHECK(fault_contains("Diff snapshots are not supported yet"));
+	CHECK(fault_contains("not supported before starting the microVM"));
+	CHECK_EQ(put("/snapshot/create", "{\"snapshot_type\": \"Delta\", \"snapshot_path\": "
+	                                 "\"/s\", \"mem_file_path\": \"/m\"}"),
+	         400);
+	CHECK(fault_contains("snapshot-create.snapshot_type"));
 	CHECK_EQ(put("/snapshot/create", "{\"snapshot_path\": \"/s\"}"), 400);
 	CHECK(fault_contains("snapshot-create.mem_file_path: required"));
 	CHECK_EQ(put("/snapshot/create", "{\"snapshot_path\": \"\", \"mem_file_path\": \"/m\"}"),
@@ -591,6 +595,10 @@ UNIT_TEST(api_snapshot_requests_are_checked_and_gated)
 	                               "\"resume_vm\": 1}"),
 	         400);
 	CHECK(fault_contains("snapshot-load.resume_vm: expected a boolean"));
+	CHECK_EQ(put("/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+	                               "\"track_dirty_pages\": \"yes\"}"),
+	         400);
+	CHECK(fault_contains("snapshot-load.track_dirty_pages: expected a boolean"));
 	/* a well-formed load reaches the VMM (here: the test ops, which have none) */
 	CHECK_EQ(put("/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
 	                               "{\"backend_type\": \"File\", \"backend_path\": \"/m\"}, "

@@ -113,3 +113,44 @@ UNIT_TEST(memfile_regions_at_offsets_and_an_all_zero_tail_still_sizes_the_file)
 	free(lo);
 	free(hi);
 }
+
+/* A Diff's memory file: exactly the marked pages, zeros included; merged onto a base. */
+UNIT_TEST(memfile_diff_pages_and_merge)
+{
+	size_t size = 64 * PG;
+	uint8_t *mem = calloc(1, size), *back = malloc(size);
+	uint64_t bitmap[1] = {(1ull << 2) | (1ull << 3) | (1ull << 40)};
+	struct memfile_stats st = {0};
+	int diff = memfd_create("diff", MFD_CLOEXEC), base = memfd_create("base", MFD_CLOEXEC);
+	char err[200];
+	struct stat sb;
+
+	CHECK(mem && back && diff >= 0 && base >= 0);
+	memset(mem + 2 * PG, 0x11, PG); /* page 2: data; page 3: marked zeros; page 40 data */
+	memset(mem + 40 * PG, 0x22, PG);
+	memset(mem + 9 * PG, 0x33, PG); /* page 9: changed but not marked: not in the Diff */
+	CHECK_EQ(memfile_write_pages(diff, mem, size, bitmap, &st), 0);
+	CHECK_EQ(st.pages_written, 3);
+	CHECK_EQ(st.pages_holes, 61);
+	CHECK_EQ(fstat(diff, &sb), 0);
+	CHECK_EQ(sb.st_size, size);
+	CHECK_EQ(sb.st_blocks * 512, 3 * PG); /* the zero page 3 is data too */
+	/* a base of 0xee everywhere: after the merge, pages 2, 3, 40 are the Diff's */
+	memset(back, 0xee, size);
+	CHECK_EQ(pwrite(base, back, size, 0), (ssize_t)size);
+	CHECK_EQ(memfile_merge(base, diff, err, sizeof(err)), 0);
+	CHECK_EQ(pread(base, back, size, 0), (ssize_t)size);
+	CHECK_EQ(back[2 * PG], 0x11);
+	CHECK_EQ(back[3 * PG + 100], 0);
+	CHECK_EQ(back[40 * PG + PG - 1], 0x22);
+	CHECK_EQ(back[9 * PG], 0xee);
+	CHECK_EQ(back[4 * PG], 0xee);
+	/* files of two sizes are refused */
+	CHECK_EQ(ftruncate(base, (off_t)size / 2), 0);
+	CHECK_EQ(memfile_merge(base, diff, err, sizeof(err)), -1);
+	CHECK_CONTAINS(err, "not memory files of one machine");
+	close(diff);
+	close(base);
+	free(mem);
+	free(back);
+}

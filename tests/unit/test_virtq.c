@@ -79,6 +79,39 @@ UNIT_TEST(virtq_normal_chain)
 	tr_fini(&t);
 }
 
+static bool page_dirty(const struct tring *t, uint64_t gpa)
+{
+	uint64_t pg = gpa / GUEST_MEM_PAGE;
+
+	return t->mem.dirty[pg / 64] >> (pg % 64) & 1;
+}
+
+/* Diff snapshots: what the device may write (writable buffers, the used ring) is marked, what
+ * it only reads is not. */
+UNIT_TEST(virtq_marks_device_writable_pages_dirty)
+{
+	struct tring t;
+
+	tr_init(&t, 16, ~0ULL);
+	CHECK_EQ(guest_mem_track_dirty(&t.mem), 0);
+	CHECK_EQ(virtq_setup(&t.q, &t.mem, &t.cfg, F_ALL, &t.errors), 0);
+	tr_desc(&t, 0, TR_DATA, 16, VRING_DESC_F_NEXT, 1);
+	/* 2 bytes straddling a page boundary: both pages */
+	tr_desc(&t, 1, TR_DATA + 0x3fff, 2, VRING_DESC_F_WRITE, 0);
+	tr_avail(&t, 0);
+	CHECK_EQ(virtq_pop(&t.q, &chain), 1);
+	CHECK(!page_dirty(&t, TR_DATA));
+	CHECK(page_dirty(&t, TR_DATA + 0x3000));
+	CHECK(page_dirty(&t, TR_DATA + 0x4000));
+	CHECK(!page_dirty(&t, TR_DATA + 0x5000));
+	CHECK(!page_dirty(&t, TR_DESC)); /* the driver's: KVM's dirty log has it */
+	virtq_push(&t.q, 0, 2);
+	CHECK(page_dirty(&t, TR_USED));
+	CHECK(!page_dirty(&t, TR_AVAIL));
+	free(t.mem.dirty);
+	tr_fini(&t);
+}
+
 UNIT_TEST(virtq_indirect_chain)
 {
 	struct tring t;

@@ -121,6 +121,98 @@ int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size, int
 	return 0;
 }
 
+int memfile_write_pages(int fd, const uint8_t *mem, size_t size, const uint64_t *bitmap,
+                        struct memfile_stats *stats)
+{
+	size_t pages = size / MEMFILE_PAGE, run = 0, n = 0;
+	int rc;
+
+	if (size % MEMFILE_PAGE)
+		return -EINVAL;
+	for (size_t pg = 0; pg <= pages; pg++) {
+		bool marked = pg < pages && (bitmap[pg / 64] >> (pg % 64) & 1);
+
+		if (marked) {
+			if (!n)
+				run = pg;
+			n++;
+			stats->pages_written++;
+			continue;
+		}
+		if (pg < pages)
+			stats->pages_holes++;
+		if (n) {
+			rc = write_all(fd, (off_t)(run * MEMFILE_PAGE), mem + run * MEMFILE_PAGE,
+			               n * MEMFILE_PAGE);
+			if (rc < 0)
+				return rc;
+			n = 0;
+		}
+	}
+	if (ftruncate(fd, (off_t)size) < 0)
+		return -errno;
+	return 0;
+}
+
+int memfile_merge(int base_fd, int diff_fd, char *err, size_t errlen)
+{
+	struct stat b, d;
+	off_t pos = 0;
+	static uint8_t buf[1 << 20];
+
+	if (fstat(base_fd, &b) < 0 || fstat(diff_fd, &d) < 0) {
+		snprintf(err, errlen, "cannot stat: %s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(b.st_mode) || !S_ISREG(d.st_mode) || b.st_size != d.st_size) {
+		snprintf(
+		    err, errlen,
+		    "the base (%lld bytes) and the diff (%lld bytes) are not memory files of one "
+		    "machine",
+		    (long long)b.st_size, (long long)d.st_size);
+		return -1;
+	}
+	while (pos < d.st_size) {
+		off_t data = lseek(diff_fd, pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0) {
+			snprintf(err, errlen, "the diff's data ranges (SEEK_DATA): %s",
+			         strerror(errno));
+			return -1;
+		}
+		hole = lseek(diff_fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = d.st_size;
+		for (off_t at = data; at < hole;) {
+			size_t want =
+			    (size_t)(hole - at) < sizeof(buf) ? (size_t)(hole - at) : sizeof(buf);
+			ssize_t n = pread(diff_fd, buf, want, at);
+			int rc;
+
+			if (n <= 0) {
+				snprintf(err, errlen, "reading the diff at %lld: %s", (long long)at,
+				         n < 0 ? strerror(errno) : "short file");
+				return -1;
+			}
+			rc = write_all(base_fd, at, buf, (size_t)n);
+			if (rc < 0) {
+				snprintf(err, errlen, "writing the base at %lld: %s", (long long)at,
+				         strerror(-rc));
+				return -1;
+			}
+			at += n;
+		}
+		pos = hole;
+	}
+	if (fsync(base_fd) < 0) {
+		snprintf(err, errlen, "fsync of the base: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int memfile_check(int fd, uint64_t ram_size, char *err, size_t errlen)
 {
 	struct stat st;

@@ -26,6 +26,19 @@ struct memfile_stats {
 int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size, int src_fd,
                          struct memfile_stats *stats);
 
+/* A Diff snapshot's memory file: the pages of mem[0..size) whose bit is set in bitmap (bit n:
+ * page n), zeros or not, at their own offsets in fd (empty, opened for writing); every other
+ * page a hole. The file is size bytes long, so a merge (tests, Firecracker's rebase-snap
+ * semantics: copy the data ranges onto the base) finds exactly the pages written. 0, or
+ * -errno. */
+int memfile_write_pages(int fd, const uint8_t *mem, size_t size, const uint64_t *bitmap,
+                        struct memfile_stats *stats);
+
+/* Merges a Diff snapshot's memory file onto its base (wisp-rebase-snap): every data range of
+ * diff_fd is copied to the same offset of base_fd; both must be regular files of one size.
+ * 0, or -1 with one sentence in err (the base may then hold part of the diff). */
+int memfile_merge(int base_fd, int diff_fd, char *err, size_t errlen);
+
 /* Checks that fd can back ram_size bytes of RAM: a regular file of exactly that size. 0, or -1
  * with one sentence in err. */
 int memfile_check(int fd, uint64_t ram_size, char *err, size_t errlen);

@@ -16,6 +16,7 @@
 #include "vmm/config_json.h"
 #include "vmm/device.h"
 #include "vmm/kvm.h"
+#include "vmm/snapshot/dirty.h"
 #include "vmm/snapshot/memfile.h"
 #include "vmm/snapshot/vcpu_state.h"
 #include "vmm/snapshot/vm_state.h"
@@ -24,6 +25,8 @@
 
 #define MACHINE_SMT     0x1u
 #define MACHINE_NO_ACPI 0x2u
+#define MACHINE_DIRTY   0x4u /* track_dirty_pages */
+#define MACHINE_DIFF    0x8u /* the memory file holds only the pages dirtied since the last */
 
 int device_save_nothing(void *dev, struct snap_writer *w, char *err, size_t errlen)
 {
@@ -80,7 +83,7 @@ out:
 	return rc;
 }
 
-static int write_memory(const struct vm *vm, const char *path, char *err, size_t errlen)
+static int write_memory(const struct vm *vm, const char *path, bool diff, char *err, size_t errlen)
 {
 	struct memfile_stats st = {0};
 	char *tmp = partial_name(path);
@@ -94,9 +97,13 @@ static int write_memory(const struct vm *vm, const char *path, char *err, size_t
 		free(tmp);
 		return -1;
 	}
-	/* Fresh RAM is a shared memfd whose holes are pages never touched: skipped unread. */
-	rc = memfile_write_region(fd, 0, vm->mem.base, vm->mem.size,
-	                          vm->mem.private_file ? -1 : vm->mem.memfd, &st);
+	/* Diff: the pages marked dirty, zeros included (a merge must copy them too). Full: fresh
+	 * RAM is a shared memfd whose holes are pages never touched, skipped unread. */
+	if (diff)
+		rc = memfile_write_pages(fd, vm->mem.base, vm->mem.size, vm->mem.dirty, &st);
+	else
+		rc = memfile_write_region(fd, 0, vm->mem.base, vm->mem.size,
+		                          vm->mem.private_file ? -1 : vm->mem.memfd, &st);
 	if (rc < 0)
 		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(-rc));
 	if (close(fd) < 0 && rc == 0) {
@@ -113,8 +120,8 @@ static int write_memory(const struct vm *vm, const char *path, char *err, size_t
 	return rc < 0 ? -1 : 0;
 }
 
-int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
-                    size_t errlen)
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
+                    char *err, size_t errlen)
 {
 	const struct vm_config *cfg = vm->config;
 	struct snap_writer w;
@@ -123,6 +130,10 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	size_t len;
 	int rc;
 
+	if (diff && !cfg->track_dirty_pages)
+		return snap_fail(err, errlen,
+		                 "a Diff snapshot needs dirty page tracking (machine-config "
+		                 "track_dirty_pages: true)");
 	for (unsigned i = 0; i < vm->ndevices; i++)
 		if (!vm->devices[i].ops->save)
 			return snap_fail(err, errlen, "the %s device cannot be snapshotted",
@@ -134,7 +145,9 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	snap_begin(&w, SNAP_TAG_MACHINE, 0);
 	snap_put_u32(&w, vm->nvcpus);
 	snap_put_u64(&w, cfg->mem_size_mib);
-	snap_put_u32(&w, (cfg->smt ? MACHINE_SMT : 0) | (cfg->no_acpi ? MACHINE_NO_ACPI : 0));
+	snap_put_u32(&w, (cfg->smt ? MACHINE_SMT : 0) | (cfg->no_acpi ? MACHINE_NO_ACPI : 0) |
+	                     (cfg->track_dirty_pages ? MACHINE_DIRTY : 0) |
+	                     (diff ? MACHINE_DIFF : 0));
 	snap_end(&w);
 	snap_begin(&w, SNAP_TAG_DEVICES, 0);
 	snap_put(&w, devices, strlen(devices));
@@ -145,6 +158,9 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	for (unsigned i = 0; i < vm->ndevices; i++)
 		if (vm->devices[i].ops->save(vm->devices[i].dev, &w, err, errlen) < 0)
 			goto fail;
+	/* What the vCPUs wrote, after the devices settled (their writes are marked already). */
+	if (cfg->track_dirty_pages && dirty_collect(vm, err, errlen) < 0)
+		goto fail;
 	if (vm_state_save(vm->vm_fd, &w, err, errlen) < 0)
 		goto fail;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -154,11 +170,13 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	if (snap_finish(&w, &file, &len) < 0)
 		return snap_fail(err, errlen, "the state file cannot be built (out of memory)");
 	/* Memory first: a state file never names a memory file that is not complete. */
-	rc = write_memory(vm, mem_path, err, errlen);
+	rc = write_memory(vm, mem_path, diff, err, errlen);
 	if (rc == 0)
 		rc = write_file(state_path, file, len, err, errlen);
 	if (rc < 0)
 		unlink(mem_path);
+	else if (cfg->track_dirty_pages)
+		dirty_clear(vm); /* the next Diff holds what changes from here on */
 	free(file);
 	return rc;
 fail:
@@ -179,7 +197,8 @@ static int parse_machine(const struct snap_reader *r, struct snapshot_machine *m
 	m->vcpu_count = snap_get_u32(&c);
 	m->mem_size_mib = snap_get_u64(&c);
 	flags = snap_get_u32(&c);
-	if (!snap_cursor_done(&c) || flags & ~(MACHINE_SMT | MACHINE_NO_ACPI))
+	if (!snap_cursor_done(&c) ||
+	    flags & ~(MACHINE_SMT | MACHINE_NO_ACPI | MACHINE_DIRTY | MACHINE_DIFF))
 		return snap_fail(err, errlen, "the machine section is malformed");
 	if (m->vcpu_count < 1 || m->vcpu_count > CONFIG_MAX_VCPUS)
 		return snap_fail(err, errlen, "the snapshot has %u vCPUs (1 to %u possible)",
@@ -189,6 +208,8 @@ static int parse_machine(const struct snap_reader *r, struct snapshot_machine *m
 		return -1;
 	m->smt = flags & MACHINE_SMT;
 	m->no_acpi = flags & MACHINE_NO_ACPI;
+	m->track_dirty_pages = flags & MACHINE_DIRTY;
+	m->diff = flags & MACHINE_DIFF;
 	if (!snap_find(r, SNAP_TAG_DEVICES, 0, &s) || memchr(s.data, 0, s.len))
 		return snap_fail(err, errlen, "the snapshot has no device configuration");
 	m->devices_json = (const char *)s.data;

@@ -29,7 +29,8 @@ struct vm;
 struct snapshot_machine {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
-	bool smt, no_acpi;
+	bool smt, no_acpi, track_dirty_pages;
+	bool diff; /* a Diff snapshot: its memory file must be merged onto its base first */
 	/* {"drives": [...], "network-interfaces": [...]} (config_json_devices_dump), not
 	 * NUL-terminated; points into the image's buffer. */
 	const char *devices_json;
@@ -44,11 +45,13 @@ struct snapshot_image {
 	struct snapshot_machine machine;
 };
 
-/* Writes vm (paused) to state_path and its RAM to mem_path. Each file is written under a
- * temporary name next to it and renamed when complete: a failure leaves neither behind. 0, or
- * -1 with one sentence in err. */
-int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
-                    size_t errlen);
+/* Writes vm (paused) to state_path and its RAM to mem_path: all of it (Full), or with diff only
+ * the pages dirtied since the last snapshot, or since boot (dirty.h; needs
+ * track_dirty_pages). Each file is written under a temporary name next to it and renamed when
+ * complete: a failure leaves neither behind, and the dirty pages stay marked. 0, or -1 with
+ * one sentence in err. */
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
+                    char *err, size_t errlen);
 
 /* Reads and checks state_path. 0, or -1 with one sentence in err (nothing kept). */
 int snapshot_read(const char *state_path, struct snapshot_image *img, char *err, size_t errlen);
