@@ -412,9 +412,7 @@ static enum api_parse_result snapshot_load(const struct api_request *req, const 
 		    config_json_get_enum(backend, "snapshot-load.mem_backend", "backend_type", true,
 		                         backends, 2, &type, err, sizeof(err)) < 0)
 			return bad_request(resp, err);
-		if (type == 1)
-			return bad_request(resp, "snapshot-load.mem_backend.backend_type: the Uffd "
-			                         "backend is not supported yet (File only)");
+		sn->uffd = type == 1;
 		if (get_path(backend, "snapshot-load.mem_backend", "backend_path", true,
 		             &sn->mem_path, err, sizeof(err)) < 0)
 			return bad_request(resp, err);
@@ -814,7 +812,7 @@ static void snapshot_load_exec(struct vmm *vmm, const struct api_vmm_ops *ops,
 		api_response_error(resp, 400, "snapshots are not available here");
 		return;
 	}
-	if (ops->snapshot_load(vmm, sn->snapshot_path, sn->mem_path, sn->resume_vm,
+	if (ops->snapshot_load(vmm, sn->snapshot_path, sn->mem_path, sn->uffd, sn->resume_vm,
 	                       sn->track_dirty_pages, err, sizeof(err)) < 0) {
 		api_response_error(resp, 400, "Load snapshot error: %s",
 		                   err[0] ? err : "unknown error");

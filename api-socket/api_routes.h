@@ -44,8 +44,8 @@
  *     sends wisp's messages to /dev/null (errors still reach the client in fault_message);
  *     show_level, show_log_origin and module are accepted and ignored. PUT /logger and PUT
  *     /metrics may be repeated before boot (Firecracker allows one initialization).
- *   - Snapshots (/snapshot/create, /snapshot/load): Full and Diff, the File memory backend
- *     (Uffd: 400 "not supported yet").
+ *   - Snapshots (/snapshot/create, /snapshot/load): Full and Diff, the File and Uffd memory
+ *     backends.
  *     /mmds, /mmds/config, /balloon, /balloon/statistics, /balloon/hinting/{start,status,
  *     stop}, /vsock, /entropy, /cpu-config, /hotplug/memory, /serial, /pmem/{id}: 400
  *     "<path> is not supported by wisp", for any method (not 404: they exist in
@@ -103,7 +103,8 @@ struct api_vmm_ops {
 	int (*snapshot_create)(struct vmm *vmm, const char *state_path, const char *mem_path,
 	                       bool diff, char *err, size_t errlen);
 	int (*snapshot_load)(struct vmm *vmm, const char *state_path, const char *mem_path,
-	                     bool resume, bool track_dirty_pages, char *err, size_t errlen);
+	                     bool uffd, bool resume, bool track_dirty_pages, char *err,
+	                     size_t errlen);
 	int (*flush_metrics)(void);                /* 0 or -1 */
 	int (*set_metrics_path)(const char *path); /* 0 or -errno */
 	int (*set_log_path)(const char *path);     /* 0 or -errno */
@@ -158,9 +159,9 @@ struct api_action {
 		struct api_snapshot {
 			char *snapshot_path, *mem_path;
 			bool resume_vm;
-			bool diff; /* create: snapshot_type "Diff" */
-			bool
-			    track_dirty_pages; /* load: track_dirty_pages / enable_diff_snapshots */
+			/* create: snapshot_type "Diff"; load: mem_path is a Uffd handler's socket,
+			 * track_dirty_pages (or enable_diff_snapshots) */
+			bool diff, uffd, track_dirty_pages;
 		} snapshot;
 	} u;
 };

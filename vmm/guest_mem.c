@@ -6,7 +6,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void layout_slots(struct guest_mem *mem, uint8_t *base, uint64_t size)
@@ -17,6 +20,7 @@ static void layout_slots(struct guest_mem *mem, uint8_t *base, uint64_t size)
 	mem->size = size;
 	mem->private_file = false;
 	mem->dirty = NULL;
+	mem->uffd = -1;
 	mem->nslots = 1;
 	mem->slots[0] = (struct guest_mem_slot){.gpa = 0, .size = low, .host = base, .file_off = 0};
 	if (size > low) {
@@ -80,10 +84,44 @@ int guest_mem_init_file(struct guest_mem *mem, int fd, uint64_t size)
 	return 0;
 }
 
+int guest_mem_init_uffd(struct guest_mem *mem, uint64_t size)
+{
+	struct uffdio_api api = {.api = UFFD_API};
+	struct uffdio_register reg = {.mode = UFFDIO_REGISTER_MODE_MISSING};
+	void *base;
+	int fd, err;
+
+	if (size == 0 || size > LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM + LAYOUT_MMIO_HOLE)
+		return -EINVAL;
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	            -1, 0);
+	if (base == MAP_FAILED) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	reg.range.start = (uint64_t)(uintptr_t)base;
+	reg.range.len = size;
+	if (ioctl(fd, UFFDIO_API, &api) < 0 || ioctl(fd, UFFDIO_REGISTER, &reg) < 0) {
+		err = -errno;
+		munmap(base, size);
+		close(fd);
+		return err;
+	}
+	layout_slots(mem, base, size);
+	mem->memfd = -1;
+	mem->uffd = fd;
+	return 0;
+}
+
 void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size)
 {
 	layout_slots(mem, buf, size);
 	mem->memfd = -1;
+	mem->uffd = -1;
 }
 
 int guest_mem_track_dirty(struct guest_mem *mem)
@@ -111,12 +149,15 @@ void guest_mem_mark_dirty_range(const struct guest_mem *mem, const void *host, u
 void guest_mem_destroy(struct guest_mem *mem)
 {
 	free(mem->dirty);
-	if (mem->memfd >= 0) {
+	if (mem->memfd >= 0 || mem->uffd >= 0)
 		munmap(mem->base, mem->size);
+	if (mem->memfd >= 0)
 		close(mem->memfd);
-	}
+	if (mem->uffd >= 0)
+		close(mem->uffd);
 	memset(mem, 0, sizeof(*mem));
 	mem->memfd = -1;
+	mem->uffd = -1;
 }
 
 void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)

@@ -30,6 +30,9 @@ struct guest_mem {
 	/* memfd is a snapshot's memory file mapped MAP_PRIVATE: the guest's writes are not in it,
 	 * so its holes say nothing about RAM (otherwise they are RAM never touched). */
 	bool private_file;
+	/* guest_mem_init_uffd: RAM is anonymous memory registered with this userfaultfd (its
+	 * missing pages are a page-fault handler's to fill); -1 otherwise. */
+	int uffd;
 	/* Diff snapshots (guest_mem_track_dirty): one bit per GUEST_MEM_PAGE of the mapping (bit
 	 * n: bytes [n * 4096, n * 4096 + 4096) from base), set for pages written since the last
 	 * snapshot by wisp itself (virtqueue buffers given to devices, used rings) and, when a
@@ -49,6 +52,10 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size);
  * MAP_PRIVATE: pages fault in from the file as the guest touches them, and its writes stay its
  * own. memfd becomes a duplicate of fd. 0, or -errno with nothing left mapped. */
 int guest_mem_init_file(struct guest_mem *mem, int fd, uint64_t size);
+/* Same layout over anonymous private memory registered with a new userfaultfd for missing-page
+ * faults (mem->uffd): Firecracker's Uffd snapshot backend, where a handler process fills each
+ * page on first touch. memfd is -1. 0, or -errno with nothing left. */
+int guest_mem_init_uffd(struct guest_mem *mem, uint64_t size);
 /* Same layout over caller-provided host memory (unit tests, fuzzers); memfd = -1. */
 void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t size);
 void guest_mem_destroy(struct guest_mem *mem);

@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 		if (vmm_start(&vmm, err, sizeof(err)) < 0)
 			goto out_api;
 	} else if (opts.restore) {
-		if (vmm_snapshot_load(&vmm, opts.restore, opts.restore_mem, true, false, err,
+		if (vmm_snapshot_load(&vmm, opts.restore, opts.restore_mem, false, true, false, err,
 		                      sizeof(err)) < 0)
 			goto out_api;
 	}

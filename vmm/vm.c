@@ -355,11 +355,13 @@ out:
 	return rc;
 }
 
-/* vm_create() and vm_create_from_snapshot(): mem_fd < 0 builds fresh RAM and loads the
- * kernel; otherwise RAM is that memory file (MAP_PRIVATE) and nothing is loaded. */
+/* vm_create() and the snapshot builds: fresh RAM and a kernel loaded (mem_fd < 0, !uffd),
+ * RAM that is the memory file mem_fd (MAP_PRIVATE), or RAM filled by a page-fault handler
+ * through userfaultfd (uffd); nothing is loaded for a snapshot. */
 static struct vm *vm_build(const struct vm_config *config, const struct kvm_host *host,
-                           struct evloop *loop, int mem_fd)
+                           struct evloop *loop, int mem_fd, bool uffd)
 {
+	bool fresh = mem_fd < 0 && !uffd;
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int rc;
 
@@ -370,6 +372,7 @@ static struct vm *vm_build(const struct vm_config *config, const struct kvm_host
 	vm->loop = loop;
 	vm->vm_fd = -1;
 	vm->mem.memfd = -1;
+	vm->mem.uffd = -1;
 	atomic_init(&vm->exit_code, -1);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
@@ -381,8 +384,12 @@ static struct vm *vm_build(const struct vm_config *config, const struct kvm_host
 		log_error("KVM_CREATE_VM failed: %s", strerror(errno));
 		goto fail;
 	}
-	rc = mem_fd < 0 ? guest_mem_init(&vm->mem, config->mem_size_mib << 20)
-	                : guest_mem_init_file(&vm->mem, mem_fd, config->mem_size_mib << 20);
+	if (uffd)
+		rc = guest_mem_init_uffd(&vm->mem, config->mem_size_mib << 20);
+	else if (mem_fd >= 0)
+		rc = guest_mem_init_file(&vm->mem, mem_fd, config->mem_size_mib << 20);
+	else
+		rc = guest_mem_init(&vm->mem, config->mem_size_mib << 20);
 	if (rc < 0) {
 		log_error("guest memory (%llu MiB): %s", (unsigned long long)config->mem_size_mib,
 		          strerror(-rc));
@@ -407,9 +414,9 @@ static struct vm *vm_build(const struct vm_config *config, const struct kvm_host
 			goto fail;
 	}
 	vm->nvcpus = config->vcpu_count;
-	if (vm_create_devices(vm) < 0 || (mem_fd < 0 && vm_load_guest(vm) < 0))
+	if (vm_create_devices(vm) < 0 || (fresh && vm_load_guest(vm) < 0))
 		goto fail;
-	if (config->track_dirty_pages && dirty_start(vm, mem_fd < 0) < 0)
+	if (config->track_dirty_pages && dirty_start(vm, fresh) < 0)
 		goto fail;
 	log_debug("vCPUs, devices and kernel ready");
 	return vm;
@@ -422,13 +429,13 @@ fail:
 struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host,
                      struct evloop *loop)
 {
-	return vm_build(config, host, loop, -1);
+	return vm_build(config, host, loop, -1, false);
 }
 
 struct vm *vm_create_from_snapshot(const struct vm_config *config, const struct kvm_host *host,
                                    struct evloop *loop, int mem_fd)
 {
-	return vm_build(config, host, loop, mem_fd);
+	return vm_build(config, host, loop, mem_fd, mem_fd < 0);
 }
 
 int vm_start(struct vm *vm)

@@ -71,8 +71,10 @@ struct vm {
 struct vm *vm_create(const struct vm_config *config, const struct kvm_host *host,
                      struct evloop *loop);
 /* The same VM without a kernel: RAM is the snapshot memory file mem_fd (its size checked by
- * the caller), mapped MAP_PRIVATE; the caller then puts the saved state back
- * (snapshot_restore) before vm_start(). NULL with one message on failure. */
+ * the caller), mapped MAP_PRIVATE, or with mem_fd -1 anonymous memory registered with
+ * userfaultfd (vm->mem.uffd, for the caller to hand to a page-fault handler before anything
+ * touches RAM); the caller then puts the saved state back (snapshot_restore) before
+ * vm_start(). NULL with one message on failure. */
 struct vm *vm_create_from_snapshot(const struct vm_config *config, const struct kvm_host *host,
                                    struct evloop *loop, int mem_fd);
 /* Starts every vCPU thread. 0, or -1 (the VM is stopped again). */

@@ -11,6 +11,7 @@
 #include "vmm/seccomp.h"
 #include "vmm/snapshot/memfile.h"
 #include "vmm/snapshot/snapshot.h"
+#include "vmm/snapshot/uffd.h"
 #include "vmm/vm.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
@@ -277,8 +278,8 @@ static void unrestore_config(struct vmm *vmm, const struct vm_config *before)
 	vmm->config.track_dirty_pages = before->track_dirty_pages;
 }
 
-int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool resume,
-                      bool track_dirty_pages, char *err, size_t errlen)
+int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool uffd,
+                      bool resume, bool track_dirty_pages, char *err, size_t errlen)
 {
 	struct snapshot_image img;
 	int mem_fd = -1, rc = -1;
@@ -298,8 +299,8 @@ int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_p
 	}
 	configured = true;
 	vmm->config.track_dirty_pages = img.machine.track_dirty_pages || track_dirty_pages;
-	if (vmm_check_memory_file(mem_path, &mem_fd, img.machine.mem_size_mib << 20, err, errlen) <
-	    0) {
+	if (!uffd && vmm_check_memory_file(mem_path, &mem_fd, img.machine.mem_size_mib << 20, err,
+	                                   errlen) < 0) {
 		start_failed(err);
 		goto out;
 	}
@@ -311,6 +312,13 @@ int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_p
 	}
 	vmm->vm->start_requested_ns = requested_ns;
 	built_ns = log_clock_ns() - built_ns;
+	/* The handler gets the descriptor before anything touches RAM (the restore reads rings). */
+	if (uffd && uffd_send_to_handler(&vmm->vm->mem, mem_path, err, errlen) < 0) {
+		start_failed(err);
+		vm_destroy(vmm->vm);
+		vmm->vm = NULL;
+		goto out;
+	}
 	if (snapshot_restore(vmm->vm, &img, err, errlen) < 0) {
 		start_failed(err);
 		vm_destroy(vmm->vm);

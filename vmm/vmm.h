@@ -50,10 +50,11 @@ int vmm_update_net(struct vmm *vmm, const char *iface_id, const struct rate_limi
 int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, bool diff,
                         char *err, size_t errlen);
 /* PUT /snapshot/load, --restore: an unconfigured, unstarted vmm becomes the snapshot's VM,
- * running when resume, else paused; it tracks dirty pages when the snapshot's VM did or
- * track_dirty_pages asks (so that Diff snapshots can follow). 0, or -1 with one sentence in
- * err, logged once, and nothing built. */
-int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool resume,
-                      bool track_dirty_pages, char *err, size_t errlen);
+ * running when resume, else paused. Its RAM is the memory file mem_path (mapped MAP_PRIVATE)
+ * or, with uffd, filled by the page-fault handler listening at mem_path (uffd.h). It tracks dirty
+ * pages when the snapshot's VM did or track_dirty_pages asks (so that Diff snapshots can follow).
+ * 0, or -1 with one sentence in err, logged once, and nothing built. */
+int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_path, bool uffd,
+                      bool resume, bool track_dirty_pages, char *err, size_t errlen);
 
 #endif

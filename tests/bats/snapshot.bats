@@ -411,3 +411,36 @@ ram_rss_kib() {
 	n=$(last_counter "$DIR/a.out")
 	wait_line "$DIR/a.out" "COUNTER $((n + 5)) "
 }
+
+@test "snapshot: the Uffd backend hands guest RAM and its layout to a page-fault handler, which fills every page the restored guest touches; no handler is a clear 400" {
+	boot_counter a 1
+	snapshot a
+	stopped=$(last_counter "$DIR/a.out")
+	python3 tests/bats/uffd-handler.py "$DIR/uffd.sock" "$DIR/a.mem" "$DIR/faults" 2>"$DIR/h.err" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$DIR/uffd.sock" ] && break; sleep 0.02; done
+	"$WISP" --api-sock "$DIR/b.sock" --level Info </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
+	PIDS+=($!)
+	pid=$!
+	for _ in $(seq 1 100); do [ -S "$DIR/b.sock" ] && break; sleep 0.02; done
+	[ "$(api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$DIR/uffd.sock\"}, \"resume_vm\": true}")" = "204 " ]
+	wait_line "$DIR/b.out" "COUNTER $((stopped + 20)) "
+	"$CHECK" 256 "$DIR/a.out" "$DIR/b.out"
+	# the layout Firecracker's handlers read: one region here, the whole 128 MiB at offset 0
+	python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert len(r) == 1 and r[0]["size"] == 128 << 20 and r[0]["offset"] == 0 and r[0]["page_size"] == 4096 and r[0]["base_host_virt_addr"] > 0, r' "$DIR/faults.layout"
+	# every page the guest (and wisp's restore) touched came from the handler, and only those
+	faults=$(sed -n 's/^faults=\([0-9]*\) .*/\1/p' "$DIR/faults")
+	kib=$(awk '$0 ~ /^[0-9a-f]+-[0-9a-f]+ / { on = ($2 ~ /^rw/ && $6 == "" && $3 == "00000000") } on && $1 == "Size:" { sz = $2 } on && $1 == "Rss:" && sz == 131072 { print $2 }' "/proc/$pid/smaps")
+	echo "# handler served $faults faults; guest RAM resident ${kib:-?} KiB" >&3
+	[ "$faults" -gt 10 ] && [ "$faults" -lt 4096 ]
+	kill "$pid"
+	wait "$pid" || true
+	# no handler at that path: one clear 400, and the process is still there, unconfigured
+	"$WISP" --api-sock "$DIR/c.sock" </dev/null >"$DIR/c.out" 2>"$DIR/c.err" &
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$DIR/c.sock" ] && break; sleep 0.02; done
+	run api "$DIR/c.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$DIR/none.sock\"}}"
+	[[ "$output" == "400 "*"Load snapshot error: mem_backend Uffd: cannot connect to the handler at $DIR/none.sock: No such file or directory"* ]]
+	[[ "$(api "$DIR/c.sock" GET /)" == 200*'"state":"Not started"'* ]]
+	[[ "$(api "$DIR/c.sock" GET /machine-config)" == 200*'"mem_size_mib":128'* ]]
+}

@@ -584,9 +584,9 @@ UNIT_TEST(api_snapshot_requests_are_checked_and_gated)
 	CHECK_EQ(put("/snapshot/load", "{}"), 400);
 	CHECK(fault_contains("mem_backend (or mem_file_path) is required"));
 	CHECK_EQ(put("/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
-	                               "{\"backend_type\": \"Uffd\", \"backend_path\": \"/u\"}}"),
+	                               "{\"backend_type\": \"Mmap\", \"backend_path\": \"/u\"}}"),
 	         400);
-	CHECK(fault_contains("the Uffd backend is not supported yet"));
+	CHECK(fault_contains("snapshot-load.mem_backend.backend_type"));
 	CHECK_EQ(put("/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
 	                               "{\"backend_type\": \"File\"}}"),
 	         400);
