@@ -44,7 +44,7 @@ boot_counter() {
 	"$WISP" --api-sock "$sock" --level Info </dev/null >"$DIR/$name.out" 2>"$DIR/$name.err" &
 	PIDS+=($!)
 	eval "${name}_PID=$!"
-	for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.02; done
+	wait_sock "$sock"
 	[ "$(api "$sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=10 wisp.region=256 ${3:-}\"}")" = "204 " ]
 	[ "$(api "$sock" PUT /machine-config "{\"vcpu_count\": $vcpus, \"mem_size_mib\": 128}")" = "204 " ]
 	[ "$(api "$sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
@@ -57,6 +57,17 @@ wait_line() {
 	echo "no '$2' in $1:"
 	tail -n 5 "$1"
 	return 1
+}
+
+# wait_sock PATH: up to 2 s for a wisp's API socket.
+wait_sock() { for _ in $(seq 1 100); do [ -S "$1" ] && return 0; sleep 0.02; done; return 1; }
+
+# resumes_and_counts SOCK OUT: resumes the VM and sees its counter go on by five lines.
+resumes_and_counts() {
+	[ "$(api "$1" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
+	local n
+	n=$(last_counter "$2")
+	wait_line "$2" "COUNTER $((n + 5)) "
 }
 
 last_counter() { sed -n 's/^COUNTER \([0-9]*\) .*/\1/p' "$1" | tail -n 1; }
@@ -103,7 +114,7 @@ snapshot() {
 	stopped=$(last_counter "$DIR/a.out")
 	"$WISP" --api-sock "$DIR/b.sock" </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do [ -S "$DIR/b.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/b.sock"
 	[ "$(api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$DIR/a.mem\"}, \"resume_vm\": false}")" = "204 " ]
 	run api "$DIR/b.sock" GET /
 	[[ "$output" == 200*'"state":"Paused"'* ]]
@@ -146,7 +157,7 @@ snapshot() {
 	S=$DIR/x.sock
 	"$WISP" --api-sock "$S" </dev/null >"$DIR/x.out" 2>"$DIR/x.err" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do [ -S "$S" ] && break; sleep 0.02; done
+	wait_sock "$S"
 	run api "$S" PUT /snapshot/create "{\"snapshot_path\": \"$DIR/s\", \"mem_file_path\": \"$DIR/m\"}"
 	[[ "$output" == "400 "*"not supported before starting the microVM"* ]]
 	kill -9 "${PIDS[-1]}"
@@ -161,9 +172,7 @@ snapshot() {
 	[[ "$output" == "400 "*"mem_file_path $DIR/nodir/m: No such file or directory"* ]]
 	# nothing half-written left behind
 	[ -z "$(ls "$DIR" | grep -E '^(s|m)(\.partial)?$')" ]
-	[ "$(api "$S" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
-	n=$(last_counter "$DIR/a.out")
-	wait_line "$DIR/a.out" "COUNTER $((n + 5)) "
+	resumes_and_counts "$S" "$DIR/a.out"
 }
 
 @test "restore: a corrupted byte, a truncated state file, a short or missing memory file, --restore without --mem: one error, exit 1" {
@@ -201,7 +210,7 @@ snapshot() {
 	# through the API: a 400 with the reason, and the process keeps serving
 	"$WISP" --api-sock "$DIR/b.sock" </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do [ -S "$DIR/b.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/b.sock"
 	run api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/bad.snap\", \"mem_file_path\": \"$DIR/a.mem\"}"
 	[[ "$output" == "400 "*"Load snapshot error: snapshot_path $DIR/bad.snap: checksum mismatch"* ]]
 	[ "$(api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_file_path\": \"$DIR/a.mem\", \"resume_vm\": true}")" = "204 " ]
@@ -209,7 +218,7 @@ snapshot() {
 	# into an already configured VM: refused
 	"$WISP" --api-sock "$DIR/c.sock" </dev/null >"$DIR/c.out" 2>"$DIR/c.err" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do [ -S "$DIR/c.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/c.sock"
 	api "$DIR/c.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\"}"
 	run api "$DIR/c.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_file_path\": \"$DIR/a.mem\"}"
 	[[ "$output" == "400 "*"a snapshot loads only into an unconfigured microVM"* ]]
@@ -224,7 +233,7 @@ blk_lines() { sed -n 's/^BLK_LOOP \([0-9]*\) .*/\1/p' "$1"; }
 	"$WISP" --api-sock "$DIR/a.sock" --level Info </dev/null >"$DIR/a.out" 2>"$DIR/a.err" &
 	PIDS+=($!)
 	a_PID=$!
-	for _ in $(seq 1 100); do [ -S "$DIR/a.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/a.sock"
 	[ "$(api "$DIR/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=blk-loop wisp.ms=5\"}")" = "204 " ]
 	[ "$(api "$DIR/a.sock" PUT /drives/root "{\"drive_id\": \"root\", \"path_on_host\": \"$DIR/disk.img\", \"is_root_device\": true, \"is_read_only\": false, \"io_engine\": \"Async\"}")" = "204 " ]
 	[ "$(api "$DIR/a.sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
@@ -280,7 +289,7 @@ PY
 	ip netns exec "$NS" "$WISP" --api-sock "$DIR/a.sock" --level Info </dev/null >"$DIR/a.out" 2>"$DIR/a.err" &
 	PIDS+=($!)
 	a_PID=$!
-	for _ in $(seq 1 100); do [ -S "$DIR/a.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/a.sock"
 	[ "$(api "$DIR/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=net-echo wisp.ip=172.16.0.2 wisp.port=7777 wisp.timeout_ms=120000\"}")" = "204 " ]
 	[ "$(api "$DIR/a.sock" PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "wtap0"}')" = "204 " ]
 	[ "$(api "$DIR/a.sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
@@ -315,7 +324,7 @@ ram_rss_kib() {
 	"$WISP" --api-sock "$DIR/a.sock" </dev/null >"$DIR/a.out" 2>"$DIR/a.err" &
 	PIDS+=($!)
 	a_PID=$!
-	for _ in $(seq 1 100); do [ -S "$DIR/a.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/a.sock"
 	[ "$(api "$DIR/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=10 wisp.region=256\"}")" = "204 " ]
 	[ "$(api "$DIR/a.sock" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}')" = "204 " ]
 	[ "$(api "$DIR/a.sock" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
@@ -352,7 +361,7 @@ ram_rss_kib() {
 	PIDS+=($!)
 	a_PID=$!
 	S=$DIR/a.sock
-	for _ in $(seq 1 100); do [ -S "$S" ] && break; sleep 0.02; done
+	wait_sock "$S"
 	[ "$(api "$S" PUT /boot-source "{\"kernel_image_path\": \"$GUEST\", \"boot_args\": \"console=ttyS0 wisp.test=counter wisp.arg=2 wisp.region=256\"}")" = "204 " ]
 	[ "$(api "$S" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128, "track_dirty_pages": true}')" = "204 " ]
 	[ "$(api "$S" PUT /actions '{"action_type": "InstanceStart"}')" = "204 " ]
@@ -407,9 +416,7 @@ ram_rss_kib() {
 	run api "$S" PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$DIR/d.snap\", \"mem_file_path\": \"$DIR/d.mem\"}"
 	[[ "$output" == "400 "*"a Diff snapshot needs dirty page tracking (machine-config track_dirty_pages: true)"* ]]
 	[ ! -e "$DIR/d.snap" ] && [ ! -e "$DIR/d.mem" ]
-	[ "$(api "$S" PATCH /vm '{"state": "Resumed"}')" = "204 " ]
-	n=$(last_counter "$DIR/a.out")
-	wait_line "$DIR/a.out" "COUNTER $((n + 5)) "
+	resumes_and_counts "$S" "$DIR/a.out"
 }
 
 @test "snapshot: the Uffd backend hands guest RAM and its layout to a page-fault handler, which fills every page the restored guest touches; no handler is a clear 400" {
@@ -418,11 +425,11 @@ ram_rss_kib() {
 	stopped=$(last_counter "$DIR/a.out")
 	python3 tests/bats/uffd-handler.py "$DIR/uffd.sock" "$DIR/a.mem" "$DIR/faults" 2>"$DIR/h.err" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do [ -S "$DIR/uffd.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/uffd.sock"
 	"$WISP" --api-sock "$DIR/b.sock" --level Info </dev/null >"$DIR/b.out" 2>"$DIR/b.err" &
 	PIDS+=($!)
 	pid=$!
-	for _ in $(seq 1 100); do [ -S "$DIR/b.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/b.sock"
 	[ "$(api "$DIR/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$DIR/uffd.sock\"}, \"resume_vm\": true}")" = "204 " ]
 	wait_line "$DIR/b.out" "COUNTER $((stopped + 20)) "
 	"$CHECK" 256 "$DIR/a.out" "$DIR/b.out"
@@ -438,7 +445,7 @@ ram_rss_kib() {
 	# no handler at that path: one clear 400, and the process is still there, unconfigured
 	"$WISP" --api-sock "$DIR/c.sock" </dev/null >"$DIR/c.out" 2>"$DIR/c.err" &
 	PIDS+=($!)
-	for _ in $(seq 1 100); do [ -S "$DIR/c.sock" ] && break; sleep 0.02; done
+	wait_sock "$DIR/c.sock"
 	run api "$DIR/c.sock" PUT /snapshot/load "{\"snapshot_path\": \"$DIR/a.snap\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$DIR/none.sock\"}}"
 	[[ "$output" == "400 "*"Load snapshot error: mem_backend Uffd: cannot connect to the handler at $DIR/none.sock: No such file or directory"* ]]
 	[[ "$(api "$DIR/c.sock" GET /)" == 200*'"state":"Not started"'* ]]
