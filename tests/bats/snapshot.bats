@@ -175,7 +175,7 @@ snapshot() {
 	resumes_and_counts "$S" "$DIR/a.out"
 }
 
-@test "restore: a corrupted byte, a truncated state file, a short or missing memory file, --restore without --mem: one error, exit 1" {
+@test "restore: a corrupted byte, a truncated state file, a short or missing memory file, another CPU vendor, --restore without --mem: one error, exit 1" {
 	boot_counter a 1
 	snapshot a
 	cp "$DIR/a.snap" "$DIR/bad.snap"
@@ -201,6 +201,24 @@ snapshot() {
 	run "$WISP" --restore "$DIR/a.snap"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--restore and --mem go together"* ]]
+	# taken on another vendor's CPU (the machine section says so, the checksum made right)
+	python3 - "$DIR/a.snap" "$DIR/vendor.snap" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = d.index(b"MACH", 64) + 16 + 12
+other = b"GenuineIntel" if bytes(d[i:i + 12]) != b"GenuineIntel" else b"AuthenticAMD"
+d[i:i + 12] = other
+crc = 0xFFFFFFFFFFFFFFFF
+for b in d[:-8]:
+    crc ^= b
+    for _ in range(8):
+        crc = (crc >> 1) ^ (0xC96C5795D7870F42 if crc & 1 else 0)
+d[-8:] = struct.pack("<Q", crc ^ 0xFFFFFFFFFFFFFFFF)
+open(sys.argv[2], "wb").write(d)
+PY
+	run "$WISP" --restore "$DIR/vendor.snap" --mem "$DIR/a.mem"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"the snapshot was taken on a "*" CPU, this host's is "*": restore it on the same kind of host"* ]]
 	run "$WISP" --restore "$DIR/a.snap" --mem "$DIR/a.mem" --kernel "$GUEST"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--restore describes the whole VM"* ]]

@@ -3,6 +3,7 @@
  */
 #include "vmm/snapshot/snapshot.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -27,6 +28,19 @@
 #define MACHINE_NO_ACPI 0x2u
 #define MACHINE_DIRTY   0x4u /* track_dirty_pages */
 #define MACHINE_DIFF    0x8u /* the memory file holds only the pages dirtied since the last */
+
+/* The host CPU's vendor string (CPUID leaf 0: EBX, EDX, ECX), NUL-padded to 16 bytes. */
+static void host_cpu_vendor(char out[16])
+{
+	unsigned a, b, c, d;
+
+	memset(out, 0, 16);
+	if (!__get_cpuid(0, &a, &b, &c, &d))
+		return;
+	memcpy(out, &b, 4);
+	memcpy(out + 4, &d, 4);
+	memcpy(out + 8, &c, 4);
+}
 
 int device_save_nothing(void *dev, struct snap_writer *w, char *err, size_t errlen)
 {
@@ -145,6 +159,12 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 	snap_begin(&w, SNAP_TAG_MACHINE, 0);
 	snap_put_u32(&w, vm->nvcpus);
 	snap_put_u64(&w, cfg->mem_size_mib);
+	{
+		char vendor[16];
+
+		host_cpu_vendor(vendor);
+		snap_put(&w, vendor, sizeof(vendor));
+	}
 	snap_put_u32(&w, (cfg->smt ? MACHINE_SMT : 0) | (cfg->no_acpi ? MACHINE_NO_ACPI : 0) |
 	                     (cfg->track_dirty_pages ? MACHINE_DIRTY : 0) |
 	                     (diff ? MACHINE_DIFF : 0));
@@ -190,12 +210,14 @@ static int parse_machine(const struct snap_reader *r, struct snapshot_machine *m
 	struct snap_section s;
 	struct snap_cursor c;
 	uint32_t flags;
+	char vendor[17] = {0}, here[16];
 
 	if (!snap_find(r, SNAP_TAG_MACHINE, 0, &s))
 		return snap_fail(err, errlen, "the snapshot has no machine section");
 	snap_cursor_init(&c, &s);
 	m->vcpu_count = snap_get_u32(&c);
 	m->mem_size_mib = snap_get_u64(&c);
+	snap_get(&c, vendor, 16);
 	flags = snap_get_u32(&c);
 	if (!snap_cursor_done(&c) ||
 	    flags & ~(MACHINE_SMT | MACHINE_NO_ACPI | MACHINE_DIRTY | MACHINE_DIFF))
@@ -206,6 +228,16 @@ static int parse_machine(const struct snap_reader *r, struct snapshot_machine *m
 	if (config_check_mem_size_mib((long long)m->mem_size_mib, err, errlen) < 0 ||
 	    m->mem_size_mib > (1ull << 43))
 		return -1;
+	/* The guest was told this CPU's vendor and runs code chosen for it: another vendor's CPU
+	 * would fault on it sooner or later. (Another kind of KVM, PVM against VT-x/AMD-V, shows
+	 * in the vCPU state: its MSRs are refused by name.) */
+	host_cpu_vendor(here);
+	if (memcmp(vendor, here, 16) != 0)
+		return snap_fail(
+		    err, errlen,
+		    "the snapshot was taken on a %.12s CPU, this host's is %.12s: restore it "
+		    "on the same kind of host",
+		    vendor, here);
 	m->smt = flags & MACHINE_SMT;
 	m->no_acpi = flags & MACHINE_NO_ACPI;
 	m->track_dirty_pages = flags & MACHINE_DIRTY;
