@@ -313,13 +313,8 @@ int vmm_snapshot_load(struct vmm *vmm, const char *state_path, const char *mem_p
 	vmm->vm->start_requested_ns = requested_ns;
 	built_ns = log_clock_ns() - built_ns;
 	/* The handler gets the descriptor before anything touches RAM (the restore reads rings). */
-	if (uffd && uffd_send_to_handler(&vmm->vm->mem, mem_path, err, errlen) < 0) {
-		start_failed(err);
-		vm_destroy(vmm->vm);
-		vmm->vm = NULL;
-		goto out;
-	}
-	if (snapshot_restore(vmm->vm, &img, err, errlen) < 0) {
+	if ((uffd && uffd_send_to_handler(&vmm->vm->mem, mem_path, err, errlen) < 0) ||
+	    snapshot_restore(vmm->vm, &img, err, errlen) < 0) {
 		start_failed(err);
 		vm_destroy(vmm->vm);
 		vmm->vm = NULL;

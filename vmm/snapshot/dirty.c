@@ -13,30 +13,21 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/snapshot/memfile.h"
 #include "vmm/vm.h"
 
 /* Marks the data ranges of RAM's memfd: the pages that were ever written. */
 static void mark_written(struct guest_mem *mem)
 {
-	off_t pos = 0;
+	off_t pos = 0, data, hole;
+	int found;
 
-	while ((uint64_t)pos < mem->size) {
-		off_t data = lseek(mem->memfd, pos, SEEK_DATA), hole;
-
-		if (data < 0) {
-			if (errno != ENXIO) /* no SEEK_DATA: everything may have been written */
-				guest_mem_mark_dirty(mem, mem->base + pos,
-				                     mem->size - (uint64_t)pos);
-			return;
-		}
-		hole = lseek(mem->memfd, data, SEEK_HOLE);
-		if (hole < 0 || (uint64_t)hole > mem->size)
-			hole = (off_t)mem->size;
-		if (hole <= data)
-			return;
+	while ((found = memfile_data_range(mem->memfd, pos, (off_t)mem->size, &data, &hole)) > 0) {
 		guest_mem_mark_dirty(mem, mem->base + data, (uint64_t)(hole - data));
 		pos = hole;
 	}
+	if (found < 0) /* the file system cannot say: everything may have been written */
+		guest_mem_mark_dirty(mem, mem->base + pos, mem->size - (uint64_t)pos);
 }
 
 int dirty_start(struct vm *vm, bool fresh)

@@ -36,6 +36,23 @@ static int write_all(int fd, off_t off, const uint8_t *p, size_t len)
 	return 0;
 }
 
+int memfile_data_range(int fd, off_t from, off_t limit, off_t *start, off_t *end)
+{
+	off_t data, hole;
+
+	if (from >= limit)
+		return 0;
+	data = lseek(fd, from, SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO ? 0 : -errno;
+	if (data >= limit)
+		return 0;
+	hole = lseek(fd, data, SEEK_HOLE);
+	*start = data;
+	*end = hole < 0 || hole > limit ? limit : hole;
+	return 1;
+}
+
 /* Scans mem[start, start + len) page by page: data pages go out in runs, zero pages stay holes. */
 static int write_scanned(int fd, off_t off, const uint8_t *mem, size_t start, size_t len,
                          struct memfile_stats *stats)
@@ -69,32 +86,23 @@ static int write_scanned(int fd, off_t off, const uint8_t *mem, size_t start, si
 static int write_data_ranges(int fd, off_t off, const uint8_t *mem, size_t size, int src_fd,
                              struct memfile_stats *stats)
 {
-	size_t pos = 0;
+	off_t pos = 0, data, hole;
+	int found, rc;
 
-	while (pos < size) {
-		off_t data = lseek(src_fd, (off_t)pos, SEEK_DATA), hole;
-		int rc;
-
-		if (data < 0 && errno == ENXIO)
-			break; /* holes to the end */
-		if (data < 0)
-			return write_scanned(fd, off, mem, pos, size - pos, stats);
-		hole = lseek(src_fd, data, SEEK_HOLE);
-		if (hole < 0 || (size_t)hole > size)
-			hole = (off_t)size;
+	while ((found = memfile_data_range(src_fd, pos, (off_t)size, &data, &hole)) > 0) {
 		data &= ~(off_t)(MEMFILE_PAGE - 1);
-		if ((size_t)data >= size)
-			break;
 		hole = (hole + MEMFILE_PAGE - 1) & ~(off_t)(MEMFILE_PAGE - 1);
 		if ((size_t)hole > size)
 			hole = (off_t)size;
-		stats->pages_holes += ((size_t)data - pos) / MEMFILE_PAGE;
+		stats->pages_holes += (size_t)(data - pos) / MEMFILE_PAGE;
 		rc = write_scanned(fd, off, mem, (size_t)data, (size_t)(hole - data), stats);
 		if (rc < 0)
 			return rc;
-		pos = (size_t)hole;
+		pos = hole;
 	}
-	stats->pages_holes += (size - pos) / MEMFILE_PAGE;
+	if (found < 0) /* no SEEK_DATA here: read the rest */
+		return write_scanned(fd, off, mem, (size_t)pos, size - (size_t)pos, stats);
+	stats->pages_holes += (size - (size_t)pos) / MEMFILE_PAGE;
 	return 0;
 }
 
@@ -157,7 +165,8 @@ int memfile_write_pages(int fd, const uint8_t *mem, size_t size, const uint64_t 
 int memfile_merge(int base_fd, int diff_fd, char *err, size_t errlen)
 {
 	struct stat b, d;
-	off_t pos = 0;
+	off_t pos = 0, data, hole;
+	int found;
 	static uint8_t buf[1 << 20];
 
 	if (fstat(base_fd, &b) < 0 || fstat(diff_fd, &d) < 0) {
@@ -172,19 +181,7 @@ int memfile_merge(int base_fd, int diff_fd, char *err, size_t errlen)
 		    (long long)b.st_size, (long long)d.st_size);
 		return -1;
 	}
-	while (pos < d.st_size) {
-		off_t data = lseek(diff_fd, pos, SEEK_DATA), hole;
-
-		if (data < 0 && errno == ENXIO)
-			break;
-		if (data < 0) {
-			snprintf(err, errlen, "the diff's data ranges (SEEK_DATA): %s",
-			         strerror(errno));
-			return -1;
-		}
-		hole = lseek(diff_fd, data, SEEK_HOLE);
-		if (hole < 0)
-			hole = d.st_size;
+	while ((found = memfile_data_range(diff_fd, pos, d.st_size, &data, &hole)) > 0) {
 		for (off_t at = data; at < hole;) {
 			size_t want =
 			    (size_t)(hole - at) < sizeof(buf) ? (size_t)(hole - at) : sizeof(buf);
@@ -205,6 +202,10 @@ int memfile_merge(int base_fd, int diff_fd, char *err, size_t errlen)
 			at += n;
 		}
 		pos = hole;
+	}
+	if (found < 0) {
+		snprintf(err, errlen, "the diff's data ranges (SEEK_DATA): %s", strerror(-found));
+		return -1;
 	}
 	if (fsync(base_fd) < 0) {
 		snprintf(err, errlen, "fsync of the base: %s", strerror(errno));

@@ -26,6 +26,10 @@ struct memfile_stats {
 int memfile_write_region(int fd, off_t off, const uint8_t *mem, size_t size, int src_fd,
                          struct memfile_stats *stats);
 
+/* The first data range of fd at or after from, below limit (SEEK_DATA / SEEK_HOLE): 1 and
+ * [*start, *end), 0 when only holes remain, or -errno (e.g. the file system cannot say). */
+int memfile_data_range(int fd, off_t from, off_t limit, off_t *start, off_t *end);
+
 /* A Diff snapshot's memory file: the pages of mem[0..size) whose bit is set in bitmap (bit n:
  * page n), zeros or not, at their own offsets in fd (empty, opened for writing); every other
  * page a hole. The file is size bytes long, so a merge (tests, Firecracker's rebase-snap
