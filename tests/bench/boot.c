@@ -2,15 +2,22 @@
  * boot.c - launch a command many times and time it: boot latency, peak RSS, launch rate and
  * API-socket readiness of a VMM (wisp or QEMU) running a guest that stops by itself.
  *
- *   boot [-n RUNS] [-w WARMUP] [-e STRING] [-t TIMEOUT_S] [-l LABEL] -- COMMAND [ARG...]
- *   boot -j LAUNCHES [-p INFLIGHT] [-e STRING] [-t TIMEOUT_S] [-l LABEL] -- COMMAND [ARG...]
+ *   boot [-n RUNS] [-w WARMUP] [-e STRING] [-f STRING] [-t TIMEOUT_S] [-l LABEL] -- COMMAND
+ * [ARG...] boot -j LAUNCHES [-p INFLIGHT] [-e STRING] [-t TIMEOUT_S] [-l LABEL] -- COMMAND [ARG...]
  *   boot -s SOCKET [-n RUNS] [-w WARMUP] [-t TIMEOUT_S] [-l LABEL] -- COMMAND [ARG...]
  *
  * Sequential mode (the default) runs COMMAND RUNS times (30) after WARMUP untimed runs (1),
  * one at a time, and prints one line:
  *
  *   boot label=wisp runs=30 ok=30 failures=0 median_ms=9.1 p10_ms=8.7 p90_ms=9.9
- *        min_ms=8.5 cpu_ms=4.0 rss_kib=3012 self_rss_kib=1400
+ *        min_ms=8.5 cpu_ms=4.0 stop_ms=6.0 stop_p90_ms=6.5 rss_kib=3012 self_rss_kib=1400
+ *        [first_ms=3.1 first_p90_ms=3.4]
+ *
+ * median_ms/p90_ms: exec -> process exit. stop_ms: exec -> the -e STRING in the output (the
+ * guest's last word). first_ms (with -f STRING): exec -> the first complete output line that
+ * contains STRING (the guest's banner: its first console line). In this mode the child's
+ * output is read from a pipe as it comes, and each chunk is timestamped when read() returns
+ * it, so the two output figures are as exact as the scheduler lets a reader be.
  *
  * Parallel mode (-j) makes LAUNCHES launches with INFLIGHT (default 2 per online CPU) running
  * at once, a new one started as soon as one ends, and prints
@@ -79,28 +86,33 @@ struct options {
 	unsigned launches; /* parallel mode when non-zero */
 	unsigned inflight;
 	const char *expect; /* required in the output, or NULL */
+	const char *first;  /* -f: the first line's marker, or NULL */
 	const char *socket; /* readiness mode when non-NULL */
 	const char *label;
 	unsigned timeout_s;
 	char **argv; /* the command */
 };
 
-/* One child in flight: its pid, a pidfd to poll, the memfd holding its output. */
+/* One child in flight: its pid, a pidfd to poll, the memfd holding its output, and in
+ * sequential mode the pipe its output arrives on (copied into the memfd as it is read). */
 struct child {
 	pid_t pid;
 	int pidfd;
 	int outfd;
+	int pipefd; /* read end, or -1 (parallel and readiness modes: output straight to outfd) */
 	uint64_t t0;
-	uint64_t t_seen; /* when the expected string first appeared in the output, or 0 */
-	off_t seen_upto; /* output size at the last look */
+	uint64_t t_seen;  /* when the expected string first appeared in the output, or 0 */
+	uint64_t t_first; /* when the -f line was complete in the output, or 0 */
+	off_t seen_upto;  /* output size at the last look */
 };
 
 /* One finished run. */
 struct result {
 	int ok;
 	double ms;
-	double seen_ms; /* start -> expected string in the output (the guest's last word) */
-	double cpu_ms;  /* the child's user + system time */
+	double seen_ms;  /* start -> expected string in the output (the guest's last word) */
+	double first_ms; /* start -> the -f line, or 0 */
+	double cpu_ms;   /* the child's user + system time */
 	long maxrss_kib;
 };
 
@@ -120,27 +132,36 @@ static int pidfd_open_compat(pid_t pid)
 }
 
 /*
- * Starts opts->argv with stdin on /dev/null and stdout+stderr on a fresh memfd; fills c.
+ * Starts opts->argv with stdin on /dev/null and stdout+stderr on a fresh memfd, or on a pipe
+ * when use_pipe (the caller then reads it: child_wait_exit); fills c.
  * Returns 0, or -1 after a message (a set-up failure, not a run failure).
  */
-static int child_start(const struct options *opts, struct child *c)
+static int child_start(const struct options *opts, struct child *c, int use_pipe)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none;
-	int rc;
+	int rc, pipe_fds[2] = {-1, -1}, out;
 
 	c->t_seen = 0;
+	c->t_first = 0;
 	c->seen_upto = 0;
+	c->pipefd = -1;
 	c->outfd = memfd_create("boot-output", MFD_CLOEXEC);
 	if (c->outfd < 0) {
 		perror("boot: memfd_create");
 		return -1;
 	}
+	if (use_pipe && pipe2(pipe_fds, O_CLOEXEC) < 0) {
+		perror("boot: pipe2");
+		close(c->outfd);
+		return -1;
+	}
+	out = use_pipe ? pipe_fds[1] : c->outfd;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, c->outfd, 1);
-	posix_spawn_file_actions_adddup2(&fa, c->outfd, 2);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, out, 2);
 	/* The child starts with no blocked signals whatever this process blocks. */
 	sigemptyset(&none);
 	posix_spawnattr_init(&attr);
@@ -151,9 +172,15 @@ static int child_start(const struct options *opts, struct child *c)
 	rc = posix_spawnp(&c->pid, opts->argv[0], &fa, &attr, opts->argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	if (use_pipe) {
+		close(pipe_fds[1]); /* the child's now: EOF when it exits */
+		c->pipefd = pipe_fds[0];
+	}
 	if (rc != 0) {
 		fprintf(stderr, "boot: %s: %s\n", opts->argv[0], strerror(rc));
 		close(c->outfd);
+		if (c->pipefd >= 0)
+			close(c->pipefd);
 		return -1;
 	}
 	/* The child cannot be reaped before we wait for it, so the pid is still ours. */
@@ -163,6 +190,8 @@ static int child_start(const struct options *opts, struct child *c)
 		kill(c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
 		close(c->outfd);
+		if (c->pipefd >= 0)
+			close(c->pipefd);
 		return -1;
 	}
 	return 0;
@@ -227,12 +256,19 @@ static void child_finish(const struct options *opts, struct child *c, unsigned i
 	r->ms = (double)(now_ns() - c->t0) / 1e6;
 	child_watch_output(opts, c);
 	r->seen_ms = c->t_seen ? (double)(c->t_seen - c->t0) / 1e6 : r->ms;
+	r->first_ms = c->t_first ? (double)(c->t_first - c->t0) / 1e6 : 0;
 	r->maxrss_kib = ru.ru_maxrss;
 	r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 	            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	r->ok = child_check(opts, c, index, status, timed_out);
+	if (opts->first && !c->t_first && r->ok) {
+		report_failure(opts, index, "the -f line never appeared", "", 0);
+		r->ok = 0;
+	}
 	close(c->pidfd);
 	close(c->outfd);
+	if (c->pipefd >= 0)
+		close(c->pipefd);
 }
 
 /* Looks for opts->expect in the output written since the last look; records when it first
@@ -244,34 +280,76 @@ static void child_watch_output(const struct options *opts, struct child *c)
 	struct stat st;
 	ssize_t len;
 
-	if (!opts->expect || c->t_seen || fstat(c->outfd, &st) < 0 || st.st_size == c->seen_upto)
+	const char *mark;
+	uint64_t now;
+
+	if ((c->t_seen || !opts->expect) && (c->t_first || !opts->first))
 		return;
+	if (fstat(c->outfd, &st) < 0 || st.st_size == c->seen_upto)
+		return;
+	now = now_ns();
 	c->seen_upto = st.st_size;
 	len = pread(c->outfd, out,
 	            (size_t)st.st_size < sizeof(out) ? (size_t)st.st_size : sizeof(out), 0);
-	if (len > 0 && memmem(out, (size_t)len, opts->expect, strlen(opts->expect)))
-		c->t_seen = now_ns();
+	if (len <= 0)
+		return;
+	if (opts->expect && !c->t_seen &&
+	    memmem(out, (size_t)len, opts->expect, strlen(opts->expect)))
+		c->t_seen = now;
+	/* The first line counts once it is complete: its newline has arrived. */
+	mark = opts->first ? memmem(out, (size_t)len, opts->first, strlen(opts->first)) : NULL;
+	if (mark && !c->t_first && memchr(mark, '\n', (size_t)(out + len - mark)))
+		c->t_first = now;
 }
 
-/* Waits up to timeout_s for c to exit, watching its output every 50 us; returns 1 on exit, 0 on
- * timeout. */
+/* Moves what the pipe holds into the memfd (the time of the read is the time it arrived) and
+ * looks at it. Returns 0 at end of file (the child and its children closed it), 1 otherwise. */
+static int child_read_pipe(const struct options *opts, struct child *c)
+{
+	char buf[4096];
+	ssize_t n = read(c->pipefd, buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return 0;
+	if (write(c->outfd, buf, (size_t)n) != n)
+		return 1; /* memfd full: the check will see what fitted */
+	child_watch_output(opts, c);
+	return 1;
+}
+
+/* Waits up to timeout_s for c to exit, watching its output (as it arrives on the pipe, or
+ * every 50 us in the memfd); returns 1 on exit, 0 on timeout. With a pipe, what the child
+ * wrote before it exited is all read before this returns. */
 static int child_wait_exit(const struct options *opts, struct child *c)
 {
-	struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+	struct pollfd p[2] = {{.fd = c->pidfd, .events = POLLIN},
+	                      {.fd = c->pipefd, .events = POLLIN}};
 	uint64_t deadline = c->t0 + (uint64_t)opts->timeout_s * 1000000000ULL;
 	const struct timespec tick = {.tv_nsec = 50000};
+	int open_pipe = c->pipefd >= 0, exited = 0;
 
 	for (;;) {
+		uint64_t now = now_ns(), left = deadline - now;
+		struct timespec wait = {.tv_sec = (time_t)(left / 1000000000ULL),
+		                        .tv_nsec = (long)(left % 1000000000ULL)};
 		int n;
 
-		if (now_ns() >= deadline)
+		if (now >= deadline)
 			return 0;
-		n = ppoll(&p, 1, &tick, NULL);
-		child_watch_output(opts, c);
-		if (n > 0)
-			return 1;
+		p[1].fd = open_pipe ? c->pipefd : -1;
+		n = ppoll(p, 2, c->pipefd >= 0 ? &wait : &tick, NULL);
 		if (n < 0 && errno != EINTR)
 			return 0;
+		if (open_pipe && n > 0 && (p[1].revents & (POLLIN | POLLHUP)))
+			open_pipe = child_read_pipe(opts, c);
+		if (c->pipefd < 0)
+			child_watch_output(opts, c);
+		if (n > 0 && (p[0].revents & POLLIN))
+			exited = 1;
+		if (exited && !open_pipe)
+			return 1;
 	}
 }
 
@@ -303,7 +381,7 @@ static int run_ready(const struct options *opts, unsigned index, struct result *
 	int exited = 0, timed_out;
 
 	unlink(opts->socket);
-	if (child_start(opts, &c) < 0)
+	if (child_start(opts, &c, 0) < 0)
 		return -1;
 	deadline = c.t0 + (uint64_t)opts->timeout_s * 1000000000ULL;
 	p = (struct pollfd){.fd = c.pidfd, .events = POLLIN};
@@ -337,7 +415,7 @@ static int run_once(const struct options *opts, unsigned index, struct result *r
 
 	if (opts->socket)
 		return run_ready(opts, index, r);
-	if (child_start(opts, &c) < 0)
+	if (child_start(opts, &c, 1) < 0)
 		return -1;
 	child_finish(opts, &c, index, !child_wait_exit(opts, &c), r);
 	return 0;
@@ -383,11 +461,12 @@ static int bench_sequential(const struct options *opts)
 	double *ms = calloc(opts->runs, sizeof(*ms));
 	double *cpu = calloc(opts->runs, sizeof(*cpu));
 	double *seen = calloc(opts->runs, sizeof(*seen));
+	double *first = calloc(opts->runs, sizeof(*first));
 	long *rss = calloc(opts->runs, sizeof(*rss));
 	unsigned ok = 0;
 	int rc = 2;
 
-	if (!ms || !cpu || !seen || !rss) {
+	if (!ms || !cpu || !seen || !first || !rss) {
 		fprintf(stderr, "boot: out of memory\n");
 		goto out;
 	}
@@ -400,12 +479,14 @@ static int bench_sequential(const struct options *opts)
 			continue;
 		ms[ok] = r.ms;
 		seen[ok] = r.seen_ms;
+		first[ok] = r.first_ms;
 		cpu[ok] = r.cpu_ms;
 		rss[ok++] = r.maxrss_kib;
 	}
 	qsort(ms, ok, sizeof(*ms), cmp_double);
 	qsort(cpu, ok, sizeof(*cpu), cmp_double);
 	qsort(seen, ok, sizeof(*seen), cmp_double);
+	qsort(first, ok, sizeof(*first), cmp_double);
 	qsort(rss, ok, sizeof(*rss), cmp_long);
 	printf("%s label=%s runs=%u ok=%u failures=%u", opts->socket ? "ready" : "boot",
 	       opts->label, opts->runs, ok, opts->runs - ok);
@@ -416,12 +497,16 @@ static int bench_sequential(const struct options *opts)
 	if (ok && !opts->socket)
 		printf(" stop_ms=%.2f stop_p90_ms=%.2f rss_kib=%ld self_rss_kib=%ld",
 		       median(seen, ok), percentile(seen, ok, 90), rss[ok / 2], self_maxrss_kib());
+	if (ok && !opts->socket && opts->first)
+		printf(" first_ms=%.2f first_p90_ms=%.2f", median(first, ok),
+		       percentile(first, ok, 90));
 	printf("\n");
 	rc = ok == opts->runs ? 0 : 1;
 out:
 	free(ms);
 	free(cpu);
 	free(seen);
+	free(first);
 	free(rss);
 	return rc;
 }
@@ -451,7 +536,7 @@ static int bench_parallel(const struct options *opts)
 		for (unsigned s = 0; s < opts->inflight && started < launches; s++) {
 			if (busy[s])
 				continue;
-			if (child_start(opts, &slots[s]) < 0) {
+			if (child_start(opts, &slots[s], 0) < 0) {
 				launches = started;
 				break;
 			}
@@ -499,9 +584,10 @@ static int bench_parallel(const struct options *opts)
 
 static void usage(void)
 {
-	fprintf(stderr,
-	        "usage: boot [-n RUNS] [-w WARMUP] [-e STRING] [-t TIMEOUT_S] [-l LABEL]\n"
-	        "            [-j LAUNCHES [-p INFLIGHT] | -s SOCKET] -- COMMAND [ARG...]\n");
+	fprintf(
+	    stderr,
+	    "usage: boot [-n RUNS] [-w WARMUP] [-e STRING] [-f STRING] [-t TIMEOUT_S] [-l LABEL]\n"
+	    "            [-j LAUNCHES [-p INFLIGHT] | -s SOCKET] -- COMMAND [ARG...]\n");
 }
 
 /* Parses a positive decimal number; exits on anything else. */
@@ -531,7 +617,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	opts.inflight = cpus > 0 ? (unsigned)(2 * cpus) : 2;
-	while ((opt = getopt(argc, argv, "n:w:e:t:l:j:p:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:w:e:f:t:l:j:p:s:")) != -1) {
 		switch (opt) {
 		case 'n':
 			opts.runs = parse_count(optarg, 1);
@@ -541,6 +627,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			opts.expect = optarg;
+			break;
+		case 'f':
+			opts.first = optarg;
 			break;
 		case 't':
 			opts.timeout_s = parse_count(optarg, 1);
