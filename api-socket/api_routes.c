@@ -782,6 +782,12 @@ static void put_drive_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struc
 
 	if (!file_ok(ops, "drive.path_on_host", d->path_on_host, !d->is_read_only, resp))
 		return;
+	/* Direct (wisp's): refuse now a file that InstanceStart could not open with O_DIRECT. */
+	if (d->cache_type == CACHE_DIRECT && d->path_on_host && d->path_on_host[0] &&
+	    ops->check_drive && ops->check_drive(d, err, sizeof(err)) < 0) {
+		api_response_error(resp, 400, "%s", err);
+		return;
+	}
 	done(resp, config_apply_drive(&vmm->config, d, err, sizeof(err)), err);
 }
 

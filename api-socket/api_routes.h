@@ -113,6 +113,9 @@ struct api_vmm_ops {
 	 * VM will open it: 0 or -errno. The server uses api_check_file(). NULL skips the
 	 * check (the fuzz target, which must not open files a fuzzer names). */
 	int (*check_file)(const char *path, bool writable);
+	/* For a drive with cache_type Direct: whether its file takes O_DIRECT, as the VM will
+	 * open it (blk_check_drive()): 0, or -1 with the reason in err. NULL skips the check. */
+	int (*check_drive)(const struct drive_config *d, char *err, size_t errlen);
 };
 
 /*

@@ -11,6 +11,7 @@
  * event-loop call of a request already being handled.
  */
 #include "api-socket/api.h"
+#include "virtio/blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,7 @@ static const struct api_vmm_ops api_vmm_ops_default = {
     .set_log_path = log_set_path,
     .set_log_level = log_set_level,
     .check_file = api_check_file,
+    .check_drive = blk_check_drive,
 };
 
 struct api_client {

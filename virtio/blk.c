@@ -37,7 +37,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define BLK_SECTOR     512u
@@ -69,7 +71,7 @@ struct blk_dev {
 	char id[CONFIG_ID_MAX + 1];
 	char metrics_group[BLK_METRIC_GRP];
 	bool metrics_registered;
-	int fd;
+	struct blk_io_file file; /* fds owned here; the engine has a copy */
 	bool read_only;
 	enum cache_type cache;
 	_Atomic uint64_t capacity; /* sectors; read by config reads on vCPU threads */
@@ -554,11 +556,98 @@ static void on_rate_timer(void *opaque, uint32_t events)
 
 /* ---- creation ---- */
 
-/* Opens path with the drive's mode; its size in whole sectors goes to *sectors. fd or -1. */
-static int open_image(const char *id, const char *path, bool read_only, uint64_t *sectors,
-                      char *err, size_t errlen)
+/* Alignment assumed for O_DIRECT when the kernel cannot tell (no STATX_DIOALIGN, not a block
+ * device): the page size, which no file system's block size exceeds here. */
+#define BLK_DIRECT_ALIGN_FALLBACK 4096u
+
+/*
+ * What O_DIRECT on fd (a regular file or block device) requires of buffers and offsets. 0, or
+ * -1 with the reason in err when the file cannot do direct I/O: the file system says so
+ * (STATX_DIOALIGN with no alignment), or it is tmpfs/ramfs, whose files live in the page cache
+ * (Linux 6.6+ accepts O_DIRECT there and quietly goes through the cache: not what was asked).
+ */
+static int direct_alignment(const char *id, const char *path, int fd, bool blkdev,
+                            struct blk_io_file *file, char *err, size_t errlen)
 {
-	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	struct statx stx;
+	struct statfs sfs;
+	int sector_size;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		if (!stx.stx_dio_offset_align) {
+			snprintf(err, errlen,
+			         "drive %s: cache_type Direct: the file system of %s does not "
+			         "support O_DIRECT for it",
+			         id, path);
+			return -1;
+		}
+		file->mem_align = stx.stx_dio_mem_align ? stx.stx_dio_mem_align : 1;
+		file->off_align = stx.stx_dio_offset_align;
+		return 0;
+	}
+	if (blkdev && ioctl(fd, BLKSSZGET, &sector_size) == 0 && sector_size > 0) {
+		file->mem_align = file->off_align = (unsigned)sector_size;
+		return 0;
+	}
+	if (fstatfs(fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
+		snprintf(
+		    err, errlen,
+		    "drive %s: cache_type Direct: %s is on tmpfs, which has no O_DIRECT (its "
+		    "files live in the page cache); use a disk file system or another cache_type",
+		    id, path);
+		return -1;
+	}
+	file->mem_align = file->off_align = BLK_DIRECT_ALIGN_FALLBACK;
+	return 0;
+}
+
+/*
+ * cache_type Direct: opens path again with O_DIRECT (mode: open(2)'s flags of the buffered fd,
+ * already in file->fd) and makes that file->fd, the first one file->buffered_fd. 0 or -1
+ * with the reason in err (file unchanged then).
+ */
+static int open_direct(const char *id, const char *path, int mode, const struct stat *st,
+                       struct blk_io_file *file, char *err, size_t errlen)
+{
+	struct blk_io_file direct = {.buffered_fd = file->fd};
+	struct stat dst;
+
+	if (direct_alignment(id, path, file->fd, S_ISBLK(st->st_mode), &direct, err, errlen) < 0)
+		return -1;
+	direct.fd = open(path, mode | O_DIRECT);
+	if (direct.fd < 0) {
+		snprintf(err, errlen,
+		         "drive %s: cache_type Direct: cannot open %s with O_DIRECT: %s", id, path,
+		         errno == EINVAL ? "its file system does not support it" : strerror(errno));
+		return -1;
+	}
+	/* Two opens by name: both must be the same file. */
+	if (fstat(direct.fd, &dst) < 0 || dst.st_dev != st->st_dev || dst.st_ino != st->st_ino) {
+		snprintf(err, errlen, "drive %s: %s changed while it was being opened", id, path);
+		close(direct.fd);
+		return -1;
+	}
+	*file = direct;
+	return 0;
+}
+
+static void close_image(struct blk_io_file *file)
+{
+	if (file->fd >= 0)
+		close(file->fd);
+	if (file->buffered_fd >= 0)
+		close(file->buffered_fd);
+	file->fd = file->buffered_fd = -1;
+}
+
+/* Opens path with the drive's mode (and for cache_type Direct also with O_DIRECT) into *file;
+ * its size in whole sectors goes to *sectors. 0, or -1 with the reason in err. */
+static int open_image(const char *id, const char *path, bool read_only, enum cache_type cache,
+                      uint64_t *sectors, struct blk_io_file *file, char *err, size_t errlen)
+{
+	int mode = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int fd = open(path, mode);
 	struct stat st;
 	uint64_t bytes;
 
@@ -583,7 +672,12 @@ static int open_image(const char *id, const char *path, bool read_only, uint64_t
 		         "not visible to the guest",
 		         id, path, (unsigned long long)(bytes % BLK_SECTOR));
 	*sectors = bytes / BLK_SECTOR;
-	return fd;
+	*file = (struct blk_io_file){.fd = fd, .buffered_fd = -1};
+	if (cache == CACHE_DIRECT && open_direct(id, path, mode, &st, file, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	return 0;
 fail:
 	snprintf(err, errlen, "drive %s: cannot size %s: %s", id, path, strerror(errno));
 	close(fd);
@@ -595,13 +689,13 @@ static int make_engine(struct blk_dev *b, enum io_engine kind, char *err, size_t
 	int rc;
 
 	if (kind == IO_ENGINE_ASYNC) {
-		rc = blk_io_uring_create(b->fd, VIRTQ_MAX_SIZE, blk_io_done, b, &b->io);
+		rc = blk_io_uring_create(&b->file, VIRTQ_MAX_SIZE, blk_io_done, b, &b->io);
 		if (rc == 0)
 			return 0;
 		log_warn("drive %s: io_uring unavailable (%s), using the Sync engine", b->id,
 		         strerror(-rc));
 	}
-	rc = blk_io_sync_create(b->fd, blk_io_done, b, &b->io);
+	rc = blk_io_sync_create(&b->file, blk_io_done, b, &b->io);
 	if (rc < 0)
 		snprintf(err, errlen, "drive %s: %s", b->id, strerror(-rc));
 	return rc;
@@ -674,8 +768,8 @@ struct blk_dev *blk_dev_new(const struct drive_config *cfg, const struct guest_m
 	b->read_only = cfg->is_read_only;
 	b->cache = cfg->cache_type;
 	b->limiter.timer_fd = -1;
-	b->fd = open_image(b->id, cfg->path_on_host, b->read_only, &sectors, err, errlen);
-	if (b->fd < 0) {
+	if (open_image(b->id, cfg->path_on_host, b->read_only, b->cache, &sectors, &b->file, err,
+	               errlen) < 0) {
 		free(b);
 		return NULL;
 	}
@@ -729,9 +823,20 @@ void blk_dev_free(struct blk_dev *b)
 		evloop_del(b->loop, b->limiter.timer_fd);
 	unregister_metrics(b);
 	ratelimit_destroy(&b->limiter);
-	if (b->fd >= 0)
-		close(b->fd);
+	close_image(&b->file);
 	free(b);
+}
+
+int blk_check_drive(const struct drive_config *cfg, char *err, size_t errlen)
+{
+	struct blk_io_file file;
+	uint64_t sectors;
+
+	if (open_image(cfg->id, cfg->path_on_host, cfg->is_read_only, cfg->cache_type, &sectors,
+	               &file, err, errlen) < 0)
+		return -1;
+	close_image(&file);
+	return 0;
 }
 
 /* ---- the device type ---- */
@@ -792,21 +897,21 @@ DEVICE_TYPE(blk_type);
 static int swap_file(struct blk_dev *b, const char *path, char *err, size_t errlen)
 {
 	uint64_t sectors;
-	int fd = open_image(b->id, path, b->read_only, &sectors, err, errlen);
+	struct blk_io_file file;
 	int rc;
 
-	if (fd < 0)
+	if (open_image(b->id, path, b->read_only, b->cache, &sectors, &file, err, errlen) < 0)
 		return -1;
 	b->io->ops->drain(b->io); /* completes into the used ring as usual */
-	rc = b->io->ops->set_fd(b->io, fd);
+	rc = b->io->ops->set_file(b->io, &file);
 	if (rc < 0) {
 		snprintf(err, errlen, "drive %s: cannot switch to %s: %s", b->id, path,
 		         strerror(-rc));
-		close(fd);
+		close_image(&file);
 		return -1;
 	}
-	close(b->fd);
-	b->fd = fd;
+	close_image(&b->file);
+	b->file = file;
 	atomic_store(&b->capacity, sectors);
 	if (b->t) {
 		virtio_mmio_signal_used(b->t, 0); /* for what the drain completed */

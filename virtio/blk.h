@@ -31,6 +31,13 @@ struct blk_dev;
 int blk_update(struct vm *vm, const char *drive_id, const char *path,
                const struct rate_limiter_config *limiter, char *err, size_t errlen);
 
+/*
+ * Opens cfg's backing file as the device would and closes it again: PUT /drives uses it to
+ * refuse, at configuration time, what InstanceStart would fail on (cache_type Direct on a file
+ * system without O_DIRECT). 0, or -1 with a one-line reason naming the drive in err.
+ */
+int blk_check_drive(const struct drive_config *cfg, char *err, size_t errlen);
+
 /* ---- for tests and fuzzers ---- */
 
 /* The virtio device ops of virtio-blk (dev is a struct blk_dev *). */

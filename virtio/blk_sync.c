@@ -1,4 +1,5 @@
-/* blk_sync.c - the Sync block engine: preadv/pwritev/fdatasync on the event-loop thread. */
+/* blk_sync.c - the Sync block engine: preadv/pwritev/fdatasync on the event-loop thread; and
+ * what both engines share: iovec advance and the O_DIRECT routing (blk_io.h). */
 #include "virtio/blk_io.h"
 
 #include <errno.h>
@@ -19,16 +20,48 @@ void blk_io_iov_advance(struct iovec **iov, unsigned *iovcnt, uint64_t n)
 	}
 }
 
+/* Whether O_DIRECT can take the rest of req (blk_io.h: offset, lengths, addresses). */
+static bool direct_aligned(const struct blk_io_file *f, const struct blk_io_req *req)
+{
+	if ((req->offset + req->done) % f->off_align)
+		return false;
+	for (unsigned i = 0; i < req->iovcnt; i++)
+		if ((uintptr_t)req->iov[i].iov_base % f->mem_align ||
+		    req->iov[i].iov_len % f->off_align)
+			return false;
+	return true;
+}
+
+unsigned blk_io_route(struct blk_io *io, struct blk_io_req *req)
+{
+	if (io->file.buffered_fd < 0)
+		return 0;
+	if (!req->buffered && req->op != BLK_IO_FLUSH && !direct_aligned(&io->file, req))
+		req->buffered = true;
+	return req->buffered ? 1 : 0;
+}
+
+bool blk_io_fall_back(struct blk_io *io, struct blk_io_req *req)
+{
+	if (io->file.buffered_fd < 0 || req->buffered || req->op == BLK_IO_FLUSH)
+		return false;
+	req->buffered = true;
+	return true;
+}
+
 /* Moves the whole request, retrying short transfers and EINTR. 0 or -errno. */
 static int sync_rw(struct blk_io *io, struct blk_io_req *req)
 {
 	while (req->done < req->len) {
 		unsigned cnt = req->iovcnt > IOV_MAX ? IOV_MAX : req->iovcnt;
 		off_t off = (off_t)(req->offset + req->done);
-		ssize_t n = req->op == BLK_IO_READ ? preadv(io->fd, req->iov, (int)cnt, off)
-		                                   : pwritev(io->fd, req->iov, (int)cnt, off);
+		int fd = blk_io_route(io, req) ? io->file.buffered_fd : io->file.fd;
+		ssize_t n = req->op == BLK_IO_READ ? preadv(fd, req->iov, (int)cnt, off)
+		                                   : pwritev(fd, req->iov, (int)cnt, off);
 
 		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL && blk_io_fall_back(io, req))
 			continue;
 		if (n < 0)
 			return -errno;
@@ -45,7 +78,7 @@ static int sync_submit(struct blk_io *io, struct blk_io_req *req)
 	int err;
 
 	if (req->op == BLK_IO_FLUSH)
-		err = fdatasync(io->fd) < 0 ? -errno : 0;
+		err = fdatasync(io->file.fd) < 0 ? -errno : 0;
 	else
 		err = sync_rw(io, req);
 	io->complete(io, req, err);
@@ -57,9 +90,9 @@ static void sync_nothing(struct blk_io *io)
 	(void)io;
 }
 
-static int sync_set_fd(struct blk_io *io, int fd)
+static int sync_set_file(struct blk_io *io, const struct blk_io_file *file)
 {
-	io->fd = fd;
+	io->file = *file;
 	return 0;
 }
 
@@ -74,18 +107,22 @@ static const struct blk_io_ops sync_ops = {
     .flush = sync_nothing,
     .process_completions = sync_nothing,
     .drain = sync_nothing,
-    .set_fd = sync_set_fd,
+    .set_file = sync_set_file,
     .destroy = sync_destroy,
 };
 
-int blk_io_sync_create(int fd, blk_io_complete_fn complete, void *opaque, struct blk_io **out)
+int blk_io_sync_create(const struct blk_io_file *file, blk_io_complete_fn complete, void *opaque,
+                       struct blk_io **out)
 {
 	struct blk_io *io = calloc(1, sizeof(*io));
 
 	if (!io)
 		return -ENOMEM;
-	*io = (struct blk_io){
-	    .ops = &sync_ops, .fd = fd, .event_fd = -1, .complete = complete, .opaque = opaque};
+	*io = (struct blk_io){.ops = &sync_ops,
+	                      .file = *file,
+	                      .event_fd = -1,
+	                      .complete = complete,
+	                      .opaque = opaque};
 	*out = io;
 	return 0;
 }

@@ -1,10 +1,11 @@
 /*
  * blk_uring.c - the Async block engine: io_uring through liburing.
  *
- * The backing file is registered as fixed file 0 (no fd lookup per request) and an eventfd is
- * registered for completions; the device watches io->event_fd on the event loop. A request's
- * user_data is its struct blk_io_req. Short reads/writes are resubmitted for the rest of the
- * request (the iovecs advance in place), so the device only ever sees whole requests.
+ * The backing file is registered as fixed file 0, and its buffered twin as 1 (blk_io.h: O_DIRECT;
+ * fixed files mean no fd lookup per request) and an eventfd is registered for completions; the
+ * device watches io->event_fd on the event loop. A request's user_data is its struct blk_io_req.
+ * Short reads/writes are resubmitted for the rest of the request (the iovecs advance in place), so
+ * the device only ever sees whole requests.
  */
 #include "virtio/blk_io.h"
 
@@ -44,15 +45,16 @@ static int queue_req(struct uring_io *u, struct blk_io_req *req)
 	struct io_uring_sqe *sqe = get_sqe(u);
 	unsigned cnt = req->iovcnt;
 	uint64_t off = req->offset + req->done;
+	unsigned file = blk_io_route(&u->io, req); /* fixed file 0: fd, 1: buffered_fd */
 
 	if (!sqe)
 		return -EBUSY;
 	if (req->op == BLK_IO_FLUSH)
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
 	else if (req->op == BLK_IO_READ)
-		io_uring_prep_readv(sqe, 0, req->iov, cnt, off);
+		io_uring_prep_readv(sqe, (int)file, req->iov, cnt, off);
 	else
-		io_uring_prep_writev(sqe, 0, req->iov, cnt, off);
+		io_uring_prep_writev(sqe, (int)file, req->iov, cnt, off);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, req);
 	u->queued++;
@@ -92,7 +94,8 @@ static void handle_cqe(struct uring_io *u, struct blk_io_req *req, int res)
 			if (req->done < req->len && (err = queue_req(u, req)) == 0)
 				return;
 		}
-	} else if (res == -EINTR || res == -EAGAIN) {
+	} else if (res == -EINTR || res == -EAGAIN ||
+	           (res == -EINVAL && blk_io_fall_back(&u->io, req))) {
 		if ((err = queue_req(u, req)) == 0)
 			return;
 	} else if (res < 0) {
@@ -142,14 +145,23 @@ static void uring_drain(struct blk_io *io)
 	uring_flush(io);
 }
 
-static int uring_set_fd(struct blk_io *io, int fd)
+/* The two fixed files: fd, and buffered_fd (fd again when there is none). */
+static void fixed_files(const struct blk_io_file *file, int fds[2])
+{
+	fds[0] = file->fd;
+	fds[1] = file->buffered_fd >= 0 ? file->buffered_fd : file->fd;
+}
+
+static int uring_set_file(struct blk_io *io, const struct blk_io_file *file)
 {
 	struct uring_io *u = to_uring(io);
-	int rc = io_uring_register_files_update(&u->ring, 0, &fd, 1);
+	int fds[2], rc;
 
+	fixed_files(file, fds);
+	rc = io_uring_register_files_update(&u->ring, 0, fds, 2);
 	if (rc < 0)
 		return rc;
-	io->fd = fd;
+	io->file = *file;
 	return 0;
 }
 
@@ -169,20 +181,21 @@ static const struct blk_io_ops uring_ops = {
     .flush = uring_flush,
     .process_completions = uring_process_completions,
     .drain = uring_drain,
-    .set_fd = uring_set_fd,
+    .set_file = uring_set_file,
     .destroy = uring_destroy,
 };
 
-int blk_io_uring_create(int fd, unsigned depth, blk_io_complete_fn complete, void *opaque,
-                        struct blk_io **out)
+int blk_io_uring_create(const struct blk_io_file *file, unsigned depth, blk_io_complete_fn complete,
+                        void *opaque, struct blk_io **out)
 {
 	struct uring_io *u = calloc(1, sizeof(*u));
-	int rc;
+	int rc, fds[2];
 
 	if (!u)
 		return -ENOMEM;
-	u->io =
-	    (struct blk_io){.ops = &uring_ops, .fd = fd, .complete = complete, .opaque = opaque};
+	u->io = (struct blk_io){
+	    .ops = &uring_ops, .file = *file, .complete = complete, .opaque = opaque};
+	fixed_files(file, fds);
 	u->io.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (u->io.event_fd < 0) {
 		rc = -errno;
@@ -192,7 +205,7 @@ int blk_io_uring_create(int fd, unsigned depth, blk_io_complete_fn complete, voi
 	rc = io_uring_queue_init(depth ? depth : 1, &u->ring, 0);
 	if (rc < 0)
 		goto fail_eventfd;
-	rc = io_uring_register_files(&u->ring, &fd, 1);
+	rc = io_uring_register_files(&u->ring, fds, 2);
 	if (rc == 0)
 		rc = io_uring_register_eventfd(&u->ring, u->io.event_fd);
 	if (rc < 0)

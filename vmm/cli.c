@@ -26,7 +26,8 @@ static const char usage_text[] =
     "  --smt                  two threads per core in the CPUID topology\n"
     "  --no-acpi              no ACPI tables: MP table only, virtio-mmio devices on the command\n"
     "                         line (virtio_mmio.device=) for kernels without ACPI\n"
-    "  --drive SPEC           id=ID,path=FILE[,root=on][,readonly=on][,cache=unsafe|writeback]\n"
+    "  --drive SPEC           "
+    "id=ID,path=FILE[,root=on][,readonly=on][,cache=unsafe|writeback|none]\n"
     "                         [,io=sync|async][,partuuid=UUID]   (repeatable)\n"
     "  --net SPEC             id=ID,tap=TAPNAME[,mac=XX:XX:XX:XX:XX:XX]   (repeatable)\n"
     "  --config-file PATH     configure from a Firecracker-style JSON file and boot\n"
@@ -189,11 +190,15 @@ static int drive_kv(void *obj, const char *k, const char *v, char *err, size_t e
 		return -1;
 	}
 	if (!strcmp(k, "cache")) {
-		if (!strcasecmp(v, "unsafe") || !strcasecmp(v, "writeback")) {
-			d->cache_type = !strcasecmp(v, "unsafe") ? CACHE_UNSAFE : CACHE_WRITEBACK;
+		/* none (QEMU's word) and direct: O_DIRECT, cache_type "Direct" */
+		if (!strcasecmp(v, "unsafe") || !strcasecmp(v, "writeback") ||
+		    !strcasecmp(v, "none") || !strcasecmp(v, "direct")) {
+			d->cache_type = !strcasecmp(v, "unsafe")      ? CACHE_UNSAFE
+			                : !strcasecmp(v, "writeback") ? CACHE_WRITEBACK
+			                                              : CACHE_DIRECT;
 			return 0;
 		}
-		snprintf(err, errlen, "cache=%s: expected unsafe or writeback", v);
+		snprintf(err, errlen, "cache=%s: expected unsafe, writeback, none or direct", v);
 		return -1;
 	}
 	if (!strcmp(k, "io")) {

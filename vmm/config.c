@@ -168,7 +168,7 @@ static int check_drive(const struct vm_config *cfg, unsigned i, char *err, size_
 		return -1;
 	if (d->partuuid && !d->partuuid[0])
 		return error_set(err, errlen, "drives[%u].partuuid: must not be empty", i);
-	if ((unsigned)d->cache_type > CACHE_WRITEBACK)
+	if ((unsigned)d->cache_type > CACHE_DIRECT)
 		return error_set(err, errlen, "drives[%u].cache_type: unknown value", i);
 	if ((unsigned)d->io_engine > IO_ENGINE_ASYNC)
 		return error_set(err, errlen, "drives[%u].io_engine: unknown value", i);

@@ -37,7 +37,13 @@ struct rate_limiter_config {
 	struct token_bucket_config ops;       /* requests / frames */
 };
 
-enum cache_type { CACHE_UNSAFE, CACHE_WRITEBACK };
+/*
+ * A drive's cache mode. Unsafe and Writeback are Firecracker's (the file goes through the host
+ * page cache; a guest FLUSH is a no-op for Unsafe, fdatasync for Writeback). Direct is a wisp
+ * extension that Firecracker clients never send: the file is opened with O_DIRECT, bypassing
+ * the host page cache as QEMU's cache=none does, and a FLUSH is fdatasync as for Writeback.
+ */
+enum cache_type { CACHE_UNSAFE, CACHE_WRITEBACK, CACHE_DIRECT };
 enum io_engine { IO_ENGINE_SYNC, IO_ENGINE_ASYNC };
 
 struct drive_config {

@@ -379,7 +379,7 @@ int config_json_parse_drive(const json_t *obj, const char *where, struct drive_c
 	static const char *const fields[] = {"drive_id",     "path_on_host", "is_root_device",
 	                                     "is_read_only", "partuuid",     "cache_type",
 	                                     "io_engine",    "rate_limiter", NULL};
-	static const char *const caches[] = {"Unsafe", "Writeback"};
+	static const char *const caches[] = {"Unsafe", "Writeback", "Direct"}; /* Direct: wisp's */
 	static const char *const engines[] = {"Sync", "Async"};
 	unsigned cache = CACHE_UNSAFE, engine = IO_ENGINE_SYNC;
 
@@ -392,7 +392,7 @@ int config_json_parse_drive(const json_t *obj, const char *where, struct drive_c
 	        0 ||
 	    get_bool(obj, where, "is_read_only", true, &out->is_read_only, NULL, err, errlen) < 0 ||
 	    get_string(obj, where, "partuuid", false, &out->partuuid, err, errlen) < 0 ||
-	    get_enum(obj, where, "cache_type", caches, 2, &cache, err, errlen) < 0 ||
+	    get_enum(obj, where, "cache_type", caches, 3, &cache, err, errlen) < 0 ||
 	    get_enum(obj, where, "io_engine", engines, 2, &engine, err, errlen) < 0 ||
 	    parse_limiter(obj, where, "rate_limiter", &out->rate_limiter, NULL, err, errlen) < 0) {
 		config_drive_free(out);
@@ -977,7 +977,9 @@ static json_t *drive_to_json(const struct drive_config *d)
 	json_object_set_new(j, "is_read_only", json_boolean(d->is_read_only));
 	add_string(j, "partuuid", d->partuuid);
 	json_object_set_new(j, "cache_type",
-	                    json_string(d->cache_type == CACHE_WRITEBACK ? "Writeback" : "Unsafe"));
+	                    json_string(d->cache_type == CACHE_DIRECT      ? "Direct"
+	                                : d->cache_type == CACHE_WRITEBACK ? "Writeback"
+	                                                                   : "Unsafe"));
 	json_object_set_new(j, "io_engine",
 	                    json_string(d->io_engine == IO_ENGINE_ASYNC ? "Async" : "Sync"));
 	add_limiter(j, "rate_limiter", &d->rate_limiter);

@@ -155,6 +155,8 @@ static const struct seccomp_entry seccomp_vmm[] = {
     ALLOW(fdatasync, "block flush"),
     ALLOW(fstat, "size of a backing file swapped by PATCH /drives"),
     ALLOW(newfstatat, "fstat() in current glibc"),
+    ALLOW(statx, "O_DIRECT alignment of a cache_type Direct file swapped by PATCH /drives"),
+    ALLOW(fstatfs, "refusing tmpfs for a cache_type Direct file swapped by PATCH /drives"),
     ALLOW(openat,
           "PATCH /drives backing files, PUT /logger and /metrics files; bounded by the jail"),
     ALLOW(close, "closing replaced backing files, fds of reset devices"),
@@ -198,6 +200,7 @@ static const struct seccomp_entry seccomp_vmm[] = {
     IOCTL(TCGETS, "serial console: terminal state"),
     IOCTL(TCSETS, "serial console: raw mode on, and restored at exit"),
     IOCTL(BLKGETSIZE64, "size of a block-device backing file swapped by PATCH /drives"),
+    IOCTL(BLKSSZGET, "O_DIRECT alignment of a block device swapped by PATCH /drives (Direct)"),
 };
 
 /* The API thread: HTTP over the accepted Unix connections; no KVM, no files, no sockets. */

@@ -1,6 +1,6 @@
 /*
  * tests_blk.c - virtio-blk tests: blk-rw, blk-flush, blk-ro, blk-id, blk-range, blk-many,
- * blk-loop.
+ * blk-loop (blk-unaligned: test_blk_unaligned.c, through blk.h).
  *
  * Common parameters: wisp.dev = which virtio-blk device (0 = first on the command line),
  * wisp.arg = first sector (default 1), wisp.timeout_ms = per-request wait (default 5000).
@@ -12,27 +12,12 @@
  * Data pattern (host scripts may check the backing file): the 8-byte little-endian word at
  * disk byte offset o holds 0x5749535000000000 + o / 8 ("WISP" tag + word index).
  */
-#include "virtio.h"
+#include "blk.h"
 
-#define BLK_SLOTS    32
 #define BLK_RW_BYTES 4096
-#define PATTERN_TAG  0x5749535000000000ULL
-
-struct blk_slot {
-	struct virtio_blk_req_hdr hdr;
-	u8 status;
-} __aligned(32);
-
-struct blk {
-	struct virtio_dev *dev;
-	struct virtq q;
-	u64 features;
-	u64 capacity; /* in 512-byte sectors */
-	u64 timeout_ms;
-};
 
 static struct virtio_dev devs[VIRTIO_MAX_DEVS] __noinit;
-static struct blk_slot slots[BLK_SLOTS] __noinit;
+struct blk_slot slots[BLK_SLOTS] __noinit;
 static u8 data[BLK_SLOTS][BLK_RW_BYTES] __noinit __aligned(4096);
 
 static u64 blk_config64(struct blk *b, u32 off)
@@ -49,8 +34,7 @@ static u64 blk_config64(struct blk *b, u32 off)
 	test_fail("virtio-blk config generation never settles");
 }
 
-/* Finds, initialises and reports the device selected by wisp.dev. */
-static void blk_open(struct blk *b)
+void blk_open(struct blk *b)
 {
 	int n = virtio_discover(devs, VIRTIO_MAX_DEVS);
 	int index = cmdline_get_u64("wisp.dev", 0);
@@ -94,8 +78,7 @@ static void blk_push(struct blk *b, int slot, u32 type, u64 sector, void *buf, u
 	virtq_push(&b->q, head);
 }
 
-/* Waits for `count` completions; fails on a timeout or a foreign descriptor id. */
-static void blk_wait(struct blk *b, int count)
+void blk_wait(struct blk *b, int count)
 {
 	u64 deadline = tsc_deadline_ms(b->timeout_ms);
 	struct virtq_used_elem e;
@@ -119,7 +102,7 @@ static u8 blk_request(struct blk *b, u32 type, u64 sector, void *buf, u32 len)
 	return slots[0].status;
 }
 
-static void pattern_fill(u64 *buf, u64 sector, u32 len)
+void pattern_fill(u64 *buf, u64 sector, u32 len)
 {
 	u32 i;
 
@@ -127,8 +110,7 @@ static void pattern_fill(u64 *buf, u64 sector, u32 len)
 		buf[i] = PATTERN_TAG + sector * (VIRTIO_BLK_SECTOR / 8) + i;
 }
 
-/* Returns the index of the first word that differs, or -1. */
-static long pattern_check(const u64 *buf, u64 sector, u32 len)
+long pattern_check(const u64 *buf, u64 sector, u32 len)
 {
 	u32 i;
 
@@ -138,7 +120,7 @@ static long pattern_check(const u64 *buf, u64 sector, u32 len)
 	return -1;
 }
 
-static u64 first_sector(struct blk *b, u64 sectors)
+u64 first_sector(struct blk *b, u64 sectors)
 {
 	u64 sector = cmdline_get_u64("wisp.arg", 1);
 
