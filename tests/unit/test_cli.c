@@ -308,6 +308,11 @@ UNIT_TEST(cli_drive_all_keys)
 	CHECK(!drive.is_root_device);
 	CHECK(drive.is_read_only);
 	CHECK_EQ(drive.cache_type, CACHE_WRITEBACK);
+	/* none (QEMU's spelling) and direct: cache_type Direct, O_DIRECT */
+	CHECK_EQ(drive_spec("id=d,path=/p,cache=none"), 0);
+	CHECK_EQ(drive.cache_type, CACHE_DIRECT);
+	CHECK_EQ(drive_spec("id=d,path=/p,cache=Direct"), 0);
+	CHECK_EQ(drive.cache_type, CACHE_DIRECT);
 	config_drive_free(&drive);
 }
 
@@ -326,8 +331,8 @@ UNIT_TEST(cli_drive_errors)
 	CHECK_EQ(drive_spec("id=d,path=/p,root="), -1);
 	CHECK_EQ(drive_spec("id=d,path=/p,format=raw"), -1);
 	CHECK_CONTAINS(err, "unknown key 'format'");
-	CHECK_EQ(drive_spec("id=d,path=/p,cache=none"), -1);
-	CHECK_CONTAINS(err, "cache=none");
+	CHECK_EQ(drive_spec("id=d,path=/p,cache=nocache"), -1);
+	CHECK_CONTAINS(err, "cache=nocache: expected unsafe, writeback, none or direct");
 	CHECK_EQ(drive_spec("id=d,path=/p,io=uring"), -1);
 	CHECK_CONTAINS(err, "io=uring");
 	CHECK_EQ(drive_spec("id=d,path=/p,ro"), -1);

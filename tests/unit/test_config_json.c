@@ -173,6 +173,23 @@ UNIT_TEST(config_json_round_trip_through_file)
 	config_free(&b);
 }
 
+/* Direct is wisp's extension of Firecracker's cache_type: parsed, and written back as such. */
+UNIT_TEST(config_json_cache_type_direct)
+{
+	struct vm_config cfg;
+	char *text;
+
+	CHECK_EQ(parse(&cfg, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": "
+	                     "[{\"drive_id\": \"d\", \"path_on_host\": \"/d\", \"is_root_device\": "
+	                     "true, \"is_read_only\": false, \"cache_type\": \"Direct\"}]}"),
+	         0);
+	CHECK_EQ(cfg.drives[0].cache_type, CACHE_DIRECT);
+	text = config_json_dump(&cfg);
+	CHECK(text && strstr(text, "\"Direct\""));
+	free(text);
+	config_free(&cfg);
+}
+
 UNIT_TEST(config_json_accepts_firecracker_nulls)
 {
 	struct vm_config cfg;
@@ -264,7 +281,11 @@ UNIT_TEST(config_json_refuses_bad_fields_with_path)
 	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": [{\"drive_id\": "
 	     "\"a\", \"path_on_host\": \"/a\", \"is_root_device\": true, \"is_read_only\": "
 	     "false, \"cache_type\": \"unsafe\"}]}",
-	     "drives[0].cache_type: \"unsafe\" is not one of Unsafe, Writeback"},
+	     "drives[0].cache_type: \"unsafe\" is not one of Unsafe, Writeback, Direct"},
+	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": [{\"drive_id\": "
+	     "\"a\", \"path_on_host\": \"/a\", \"is_root_device\": true, \"is_read_only\": "
+	     "false, \"cache_type\": \"None\"}]}",
+	     "drives[0].cache_type: \"None\" is not one of Unsafe, Writeback, Direct"},
 	    {"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": [{\"drive_id\": "
 	     "\"a\", \"path_on_host\": \"/a\", \"is_root_device\": true, \"is_read_only\": "
 	     "false, \"io_engine\": \"Uring\"}]}",
