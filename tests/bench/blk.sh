@@ -6,16 +6,21 @@
 #   randread  4 KiB random reads, queue depth 32 (IOPS)
 #   seqread   1 MiB sequential reads, queue depth 8 (MiB/s)
 #
-# The image is a 256 MiB file of random data (fallocate, then written once). Wisp opens it
-# without O_DIRECT and QEMU runs with cache=writeback, so fio uses direct=0 too, and the file
-# is read once beforehand: every run reads from the page cache (a warm, CPU-bound figure,
-# the one that shows the VMM's own cost). fio runs with --norandommap, as the guest picks
+# Like is compared with like, on the same file, in two modes:
+#   page cache  wisp's default (no O_DIRECT), QEMU cache=writeback, fio --direct=0; the file is
+#               read once beforehand, so every reader finds it in the page cache (a warm,
+#               CPU-bound figure, the one that shows the VMM's own cost).
+#   O_DIRECT    wisp cache=none (cache_type Direct), QEMU cache=none, fio --direct=1: every
+#               read goes to the disk under the file system (the page cache is bypassed).
+# The image is a 256 MiB file of random data (fallocate, then written once), in BLK_DIR
+# (default /var/tmp), which must be a disk file system for the O_DIRECT rows (tmpfs has no
+# O_DIRECT: those rows are then skipped). fio runs with --norandommap, as the guest picks
 # offsets independently: fio's map of blocks already read otherwise costs it more CPU than the
 # reads (about 50 K instead of 120 K IOPS here), which would flatter the ratio. A benchmark, not a test: the exit status is 1 only
 # when something is missing or a run misbehaved (no BLKBENCH lines, no fio figure).
 #
 # Environment: BUILD (build), BLK_MS (guest time per phase, 2000), FIO_RUNTIME (3 s),
-# RUNS (1: each figure is the median of RUNS runs). About 25 s per run with QEMU.
+# RUNS (1: each figure is the median of RUNS runs), BLK_DIR. About 45 s per run with QEMU.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -34,7 +39,11 @@ grep -q blk-bench "$GUEST" || { echo "blk: guest built without bench_blk.c" >&2;
 [ -w /dev/kvm ] || { echo "blk: no usable /dev/kvm" >&2; exit 1; }
 command -v fio >/dev/null || { echo "blk: fio not installed" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/wisp-blkbench.XXXXXX)
+tmp=$(mktemp -d "${BLK_DIR:-/var/tmp}/wisp-blkbench.XXXXXX")
+have_direct=1
+case $(stat -f -c %T "$tmp") in
+tmpfs | ramfs) have_direct=0 ;;
+esac
 trap 'rm -rf "$tmp"' EXIT
 IMG=$tmp/bench.img
 fallocate -l "${SIZE_MIB}M" "$IMG"
@@ -66,31 +75,33 @@ guest_run() {
 	fi
 }
 
+# wisp_run IO [CACHE]: IO sync|async, CACHE unsafe (page cache, the default) or none.
 wisp_run() {
-	guest_run "wisp io=$1" "$WISP" --no-api --kernel "$GUEST" --mem-mib 128 \
+	guest_run "wisp io=$1 cache=${2:-unsafe}" "$WISP" --no-api --kernel "$GUEST" --mem-mib 128 \
 		--cmdline "console=ttyS0 wisp.test=blk-bench wisp.arg=$BLK_MS" \
-		--drive "id=bench,path=$IMG,io=$1,cache=unsafe"
+		--drive "id=bench,path=$IMG,io=$1,cache=${2:-unsafe}"
 }
 
 # QEMU's microvm: modern virtio-mmio (force-legacy=false), devices on the command line
 # (acpi=off); -cpu host fails on PVM hosts unless arch-capabilities is left out.
 # shellcheck disable=SC2054 # the commas belong to QEMU's options
+# qemu_run [CACHE]: CACHE writeback (page cache, the default) or none (O_DIRECT).
 qemu_run() {
-	guest_run qemu qemu-system-x86_64 \
+	guest_run "qemu cache=${1:-writeback}" qemu-system-x86_64 \
 		-M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off -accel kvm \
 		-cpu host,-arch-capabilities -m 128 -smp 1 -nographic -nodefaults -no-user-config \
 		-serial stdio -no-reboot -global virtio-mmio.force-legacy=false \
-		-drive "id=d0,file=$IMG,format=raw,if=none,cache=writeback,aio=io_uring" \
+		-drive "id=d0,file=$IMG,format=raw,if=none,cache=${1:-writeback},aio=io_uring" \
 		-device virtio-blk-device,drive=d0 -kernel "$GUEST" \
 		-append "console=ttyS0 wisp.test=blk-bench wisp.arg=$BLK_MS"
 }
 
-# fio_run RW BS DEPTH: one fio job on the image; sets IOPS and MIBS (terse v3: field 7 is
-# the read bandwidth in KiB/s, field 8 the read IOPS).
+# fio_run RW BS DEPTH [DIRECT]: one fio job on the image (DIRECT: 0, the default, or 1);
+# sets IOPS and MIBS (terse v3: field 7 is the read bandwidth in KiB/s, field 8 the read IOPS).
 fio_run() {
 	local line
 	line=$(fio --name="$1" --filename="$IMG" --rw="$1" --bs="$2" --iodepth="$3" \
-		--ioengine=io_uring --direct=0 --size="${SIZE_MIB}M" --runtime="$FIO_RUNTIME" \
+		--ioengine=io_uring --direct="${4:-0}" --size="${SIZE_MIB}M" --runtime="$FIO_RUNTIME" \
 		--time_based --norandommap --randrepeat=0 --output-format=terse)
 	IOPS=$(cut -d';' -f8 <<<"$line")
 	MIBS=$(awk -F';' '{printf "%.2f", $7 / 1024}' <<<"$line")
@@ -118,27 +129,51 @@ for ((run = 0; run < RUNS; run++)); do
 	echo "$IOPS" >>"$tmp/fio.iops"
 	fio_run read 1M 8
 	echo "$MIBS" >>"$tmp/fio.mibs"
+	[ "$have_direct" = 1 ] || continue
+	wisp_run async none
+	echo "$IOPS" >>"$tmp/async-direct.iops"
+	echo "$MIBS" >>"$tmp/async-direct.mibs"
+	if [ "$have_qemu" = 1 ]; then
+		qemu_run none
+		echo "$IOPS" >>"$tmp/qemu-direct.iops"
+		echo "$MIBS" >>"$tmp/qemu-direct.mibs"
+	fi
+	fio_run randread 4k 32 1
+	echo "$IOPS" >>"$tmp/fio-direct.iops"
+	fio_run read 1M 8 1
+	echo "$MIBS" >>"$tmp/fio-direct.mibs"
+	cat "$IMG" >/dev/null # back in the page cache for the next run's page-cache rows
 done
 
-host_iops=$(median <"$tmp/fio.iops")
-host_mibs=$(median <"$tmp/fio.mibs")
-# report WHO FILE-PREFIX: the randread and seqread lines of one VMM against host fio.
+# report WHO FILE-PREFIX [MODE]: the randread and seqread lines of one VMM against host fio
+# in the same mode (MODE empty: page cache, fio --direct=0; "direct": O_DIRECT, fio --direct=1).
 report() {
-	local iops mibs
+	local iops mibs host_iops host_mibs mode=${3:+ $3} fio=fio${3:+-direct}
 	iops=$(median <"$tmp/$2.iops")
 	mibs=$(median <"$tmp/$2.mibs")
-	awk -v who="$1" -v g="$iops" -v h="$host_iops" \
-		'BEGIN {printf "blk randread: %s %d IOPS, host fio %d IOPS, ratio %d%%\n", who, g, h, 100 * g / h}'
-	awk -v who="$1" -v g="$mibs" -v h="$host_mibs" \
-		'BEGIN {printf "blk seqread: %s %.0f MiB/s, host fio %.0f MiB/s, ratio %d%%\n", who, g, h, 100 * g / h}'
+	host_iops=$(median <"$tmp/$fio.iops")
+	host_mibs=$(median <"$tmp/$fio.mibs")
+	awk -v who="$1" -v g="$iops" -v h="$host_iops" -v m="$mode" \
+		'BEGIN {printf "blk randread%s: %s %d IOPS, host fio %d IOPS, ratio %d%%\n", m, who, g, h, 100 * g / h}'
+	awk -v who="$1" -v g="$mibs" -v h="$host_mibs" -v m="$mode" \
+		'BEGIN {printf "blk seqread%s: %s %.0f MiB/s, host fio %.0f MiB/s, ratio %d%%\n", m, who, g, h, 100 * g / h}'
 }
-echo "blk: 256 MiB file in the page cache, guest $BLK_MS ms per phase, fio ${FIO_RUNTIME} s, median of $RUNS"
+host_iops=$(median <"$tmp/fio.iops")
+echo "blk: 256 MiB file on $(stat -f -c %T "$tmp"), guest $BLK_MS ms per phase, fio ${FIO_RUNTIME} s, median of $RUNS"
+echo "blk: page cache (file read beforehand; wisp default, QEMU cache=writeback, fio --direct=0):"
 report "wisp" async
 report "wisp (io=sync)" sync
 if [ "$have_qemu" = 1 ]; then
 	report "qemu microvm" qemu
 else
 	echo "blk: qemu microvm n/a (qemu-system-x86_64 not installed)"
+fi
+if [ "$have_direct" = 1 ]; then
+	echo "blk: O_DIRECT (wisp cache=none, QEMU cache=none aio=io_uring, fio --direct=1):"
+	report "wisp" async-direct direct
+	[ "$have_qemu" = 1 ] && report "qemu microvm" qemu-direct direct
+else
+	echo "blk: O_DIRECT rows n/a ($tmp is on tmpfs: set BLK_DIR to a disk file system)"
 fi
 awk -v g="$(median <"$tmp/async.iops")" -v h="$host_iops" \
 	'BEGIN {printf "blk target: Async >= 70%% of host IOPS at QD32: %s\n", (g >= 0.7 * h) ? "met" : "missed"}'

@@ -311,6 +311,7 @@ if BUILD=$BUILD tests/bench/blk.sh >"$tmp/blk.out" 2>&1; then
 	indent '  ' <"$tmp/blk.out"
 	# "blk randread: wisp N IOPS, host fio M IOPS, ratio R%"
 	pick() { sed -n "s/^blk $1: $2 \([0-9.]*\) [A-Za-z/]*, host fio \([0-9.]*\).*ratio \([0-9]*\)%.*/\\$3/p" "$tmp/blk.out" | head -n1; }
+	# page cache: wisp default, QEMU cache=writeback, against fio --direct=0 on the warm file
 	row "blk randread 4k QD32, Async (IOPS)" "$(pick randread wisp 1)" \
 		"$(pick randread 'qemu microvm' 1)" "$(pick randread wisp 3)% of host" ">= 70% of host"
 	row "blk randread 4k QD32, Sync (IOPS)" "$(pick randread 'wisp (io=sync)' 1)" "" \
@@ -318,6 +319,12 @@ if BUILD=$BUILD tests/bench/blk.sh >"$tmp/blk.out" 2>&1; then
 	row "blk seqread 1 MiB QD8, Async (MiB/s)" "$(pick seqread wisp 1)" \
 		"$(pick seqread 'qemu microvm' 1)" "$(pick seqread wisp 3)% of host" ""
 	row "host fio randread reference (IOPS)" "$(pick randread wisp 2)" "" "" ""
+	# O_DIRECT: wisp cache=none, QEMU cache=none, against fio --direct=1 (empty: n/a here)
+	row "blk randread 4k QD32, O_DIRECT (IOPS)" "$(pick 'randread direct' wisp 1)" \
+		"$(pick 'randread direct' 'qemu microvm' 1)" "$(pick 'randread direct' wisp 3)% of host" "vs fio --direct=1"
+	row "blk seqread 1 MiB QD8, O_DIRECT (MiB/s)" "$(pick 'seqread direct' wisp 1)" \
+		"$(pick 'seqread direct' 'qemu microvm' 1)" "$(pick 'seqread direct' wisp 3)% of host" "vs fio --direct=1"
+	row "host fio --direct=1 randread reference (IOPS)" "$(pick 'randread direct' wisp 2)" "" "" ""
 else
 	indent '  | ' <"$tmp/blk.out" >&2
 	row "blk randread 4k QD32 (IOPS)" "FAILED" "" "" ">= 70% of host"
