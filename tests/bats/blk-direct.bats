@@ -93,3 +93,32 @@ boot() {
 	code=$(put disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$IMG\", \"is_root_device\": false, \"is_read_only\": false, \"cache_type\": \"Direct\"}")
 	[ "$code" = 204 ]
 }
+
+@test "PATCH /drives after boot reopens a Direct drive with O_DIRECT (seccomp on); tmpfs is a 400" {
+	command -v curl >/dev/null || skip "curl not installed"
+	[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] || skip "no tmpfs at /dev/shm"
+	SHM_IMG=$(mktemp /dev/shm/wisp-direct.XXXXXX)
+	truncate -s 1M "$SHM_IMG"
+	sock=$DIR/api.sock
+	NEW=$DIR/new.img
+	truncate -s 2M "$NEW"
+	"$WISP" --api-sock "$sock" --kernel "$GUEST" \
+		--cmdline "wisp.test=counter wisp.count=0 wisp.arg=100" \
+		--drive "id=rootfs,path=$IMG,root=on,io=async,cache=none" </dev/null >"$DIR/wisp.out" 2>&1 &
+	WISP_PID=$!
+	for _ in $(seq 500); do
+		[ -S "$sock" ] && break
+		sleep 0.02
+	done
+	api() { curl -s -w ' %{http_code}' --unix-socket "$sock" -X "$1" "http://localhost$2" -d "$3"; }
+	run api PATCH /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$NEW\"}"
+	echo "$output"
+	[[ "$output" == *" 204" ]]
+	run api PATCH /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$SHM_IMG\"}"
+	echo "$output"
+	[[ "$output" == *"drive rootfs: cache_type Direct: $SHM_IMG is on tmpfs"*" 400" ]]
+	kill -0 "$WISP_PID" # still running: nothing the filter forbids was called
+	run api GET /vm/config
+	[[ "$output" == *'"cache_type":"Direct"'* ]]
+	[[ "$output" == *"\"path_on_host\":\"$NEW\""* ]]
+}
