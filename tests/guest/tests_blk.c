@@ -12,7 +12,7 @@
  * Data pattern (host scripts may check the backing file): the 8-byte little-endian word at
  * disk byte offset o holds 0x5749535000000000 + o / 8 ("WISP" tag + word index).
  */
-#include "virtio.h"
+#include "tests_blk.h"
 
 #define BLK_SLOTS    32
 #define BLK_RW_BYTES 4096
@@ -22,14 +22,6 @@ struct blk_slot {
 	struct virtio_blk_req_hdr hdr;
 	u8 status;
 } __aligned(32);
-
-struct blk {
-	struct virtio_dev *dev;
-	struct virtq q;
-	u64 features;
-	u64 capacity; /* in 512-byte sectors */
-	u64 timeout_ms;
-};
 
 static struct virtio_dev devs[VIRTIO_MAX_DEVS] __noinit;
 static struct blk_slot slots[BLK_SLOTS] __noinit;
@@ -49,8 +41,7 @@ static u64 blk_config64(struct blk *b, u32 off)
 	test_fail("virtio-blk config generation never settles");
 }
 
-/* Finds, initialises and reports the device selected by wisp.dev. */
-static void blk_open(struct blk *b)
+void blk_open(struct blk *b)
 {
 	int n = virtio_discover(devs, VIRTIO_MAX_DEVS);
 	int index = cmdline_get_u64("wisp.dev", 0);
@@ -110,8 +101,7 @@ static void blk_wait(struct blk *b, int count)
 	}
 }
 
-/* One request, synchronously; returns its status byte. */
-static u8 blk_request(struct blk *b, u32 type, u64 sector, void *buf, u32 len)
+u8 blk_request(struct blk *b, u32 type, u64 sector, void *buf, u32 len)
 {
 	blk_push(b, 0, type, sector, buf, len);
 	virtq_notify(&b->q);
@@ -119,7 +109,7 @@ static u8 blk_request(struct blk *b, u32 type, u64 sector, void *buf, u32 len)
 	return slots[0].status;
 }
 
-static void pattern_fill(u64 *buf, u64 sector, u32 len)
+void pattern_fill(u64 *buf, u64 sector, u32 len)
 {
 	u32 i;
 
@@ -138,7 +128,7 @@ static long pattern_check(const u64 *buf, u64 sector, u32 len)
 	return -1;
 }
 
-static u64 first_sector(struct blk *b, u64 sectors)
+u64 first_sector(struct blk *b, u64 sectors)
 {
 	u64 sector = cmdline_get_u64("wisp.arg", 1);
 
@@ -173,8 +163,7 @@ static __noreturn void test_blk_rw(void)
 }
 GUEST_TEST("blk-rw", test_blk_rw);
 
-/* CPL3: spin until ms milliseconds pass (CPL0 spinning is emulated and costly on PVM). */
-static long hold_ms(u64 ms)
+long hold_ms(u64 ms)
 {
 	u64 end = tsc_deadline_ms(ms);
 
