@@ -121,3 +121,94 @@ wait_exit() {
 	[ "$(grep -c "console output (stdout) is full" "$D/err")" -eq 1 ]
 	grep -q "bytes of guest output were dropped" "$D/err"
 }
+
+# start_blk TEST IMAGE DRIVE-OPTIONS [CMDLINE...]: the guest's TEST on IMAGE in the background,
+# serial output in $D/serial.out, stderr in $D/err, metrics (PUT /actions FlushMetrics) in
+# $METRICS.
+start_blk() {
+	local t=$1 img=$2 opts=$3
+	shift 3
+	: >"$D/serial.out"
+	rm -f "$SOCK"
+	"$WISP" --api-sock "$SOCK" --kernel "$GUEST" --metrics-path "$METRICS" \
+		--cmdline "wisp.test=$t $*" --drive "id=rootfs,path=$img,root=on$opts" \
+		</dev/null >"$D/serial.out" 2>"$D/err" &
+	WISP_PID=$!
+}
+
+# saw_status S: a request line with status S is in the serial output.
+saw_status() { grep -q "^BLK_[A-Z]* [0-9]* sector=[0-9]* status=$1\$" "$D/serial.out"; }
+# ok_after_error: a request succeeded after the first one that failed.
+ok_after_error() { sed -n '/status=1$/,$p' "$D/serial.out" | grep -q 'status=0$'; }
+
+# blk_error_count: the drive's host I/O error counter in the last flushed metrics, by the
+# contract name (execute_fails) or the older one (io_errors).
+blk_error_count() {
+	local n
+	n=$(metric block_rootfs execute_fails)
+	[ "$n" = missing ] && n=$(metric block_rootfs io_errors)
+	echo "$n"
+}
+
+# fault_cycle BREAK REPAIR: with the guest's requests running, runs BREAK once a request has
+# succeeded, waits for IOERR, runs REPAIR, waits for OK again (the guest's requests must last
+# long enough: wisp.count=1000); then the error must be counted, the guest PASS, wisp exit 0
+# and the warning be logged.
+fault_cycle() {
+	wait_for 60 saw_status 0
+	eval "$1"
+	wait_for 60 saw_status 1
+	wisp_alive
+	eval "$2"
+	wait_for 60 ok_after_error
+	[[ "$(api PUT /actions '{"action_type":"FlushMetrics"}')" == *" 204" ]]
+	wait_exit 120
+	cat "$D/err"
+	tail -3 "$D/serial.out"
+	[ "$WISP_STATUS" -eq 0 ]
+	grep -q "TEST blk-[a-z]* PASS" "$D/serial.out"
+	grep -q "drive rootfs: host I/O error on a .*; the guest gets IOERR" "$D/err"
+	[ "$(blk_error_count)" -gt 0 ]
+}
+
+@test "faults: a full disk gives the guest IOERR, and OK again once there is room (both engines)" {
+	command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 not installed"
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a loop filesystem"
+	truncate -s 8M "$D/fs.img"
+	mkfs.ext4 -q -m 0 "$D/fs.img"
+	mkdir "$D/mnt"
+	mount -o loop "$D/fs.img" "$D/mnt" || skip "cannot mount a loop filesystem"
+	MNT=$D/mnt
+	for io in sync async; do
+		rm -f "$MNT"/*.img "$MNT/filler"
+		truncate -s 4M "$MNT/disk.img"
+		start_blk blk-writes "$MNT/disk.img" ",io=$io" wisp.count=1000 wisp.ms=10
+		# The guest's first writes land; then the filesystem fills up under it.
+		fault_cycle "dd if=/dev/zero of=$MNT/filler bs=64k 2>/dev/null || true" \
+			"rm -f $MNT/filler"
+		grep -q "No space left on device" "$D/err"
+	done
+}
+
+@test "faults: an immutable backing file (chattr +i) gives writes IOERR until it is writable again" {
+	command -v chattr >/dev/null || skip "chattr not installed"
+	truncate -s 1M "$D/disk.img"
+	chattr +i "$D/disk.img" 2>/dev/null || skip "this filesystem has no immutable flag"
+	chattr -i "$D/disk.img"
+	for io in sync async; do
+		start_blk blk-writes "$D/disk.img" ",io=$io" wisp.count=1000 wisp.ms=10
+		fault_cycle "chattr +i $D/disk.img" "chattr -i $D/disk.img"
+		grep -q "Operation not permitted" "$D/err"
+	done
+}
+
+@test "faults: reads past the end of a truncated backing file are IOERR, not stale or zero data" {
+	# The capacity stays what the guest was told at boot; a file cut under it cannot supply
+	# those sectors, so a read of them fails (as with Firecracker), and works again once the
+	# file has its size back (the sectors then read as zeros).
+	for io in sync async; do
+		truncate -s 1M "$D/disk.img"
+		start_blk blk-reads "$D/disk.img" ",io=$io" wisp.count=1000 wisp.ms=10
+		fault_cycle "truncate -s 0 $D/disk.img" "truncate -s 1M $D/disk.img"
+	done
+}

@@ -9,13 +9,14 @@
  *   `BLK_WRITE n sector=S status=X`, whatever the status, then `BLK_WRITES ok=A ioerr=E` and
  *   PASS if every request completed with OK or IOERR: the host breaks the backing file while
  *   this runs and checks that IOERR arrives and, once repaired, OK again.
+ * blk-reads: the same with 4 KiB reads (`BLK_READ n ...`, `BLK_READS ok=A ioerr=E`).
  */
 #include "tests_blk.h"
 
-#define FLOOD_LINE    64
-#define WRITE_SECTORS (4096 / VIRTIO_BLK_SECTOR)
+#define FLOOD_LINE 64
+#define IO_SECTORS (4096 / VIRTIO_BLK_SECTOR)
 
-static u8 write_buf[4096] __noinit __aligned(4096);
+static u8 io_buf[4096] __noinit __aligned(4096);
 
 /* CPL3: the flood itself; returns the number of lines written. */
 static long flood_lines(u64 ms)
@@ -44,33 +45,45 @@ static __noreturn void test_serial_flood(void)
 }
 GUEST_TEST("serial-flood", test_serial_flood);
 
-static __noreturn void test_blk_writes(void)
+/* blk-writes and blk-reads: count requests of one type, one line each, whatever the status. */
+static __noreturn void blk_requests(u32 type, const char *what)
 {
 	u64 count = cmdline_get_u64("wisp.count", 256), ms = cmdline_get_u64("wisp.ms", 10);
 	u64 start = cmdline_get_u64("wisp.arg", 0), ok = 0, ioerr = 0;
 	struct blk b;
 
 	blk_open(&b);
-	if (b.capacity < WRITE_SECTORS || start > b.capacity - WRITE_SECTORS)
-		test_fail("sector %lu: no room for a 4 KiB write (capacity %lu)", start,
+	if (b.capacity < IO_SECTORS || start > b.capacity - IO_SECTORS)
+		test_fail("sector %lu: no room for a 4 KiB request (capacity %lu)", start,
 		          b.capacity);
-	for (u64 n = 0, sector = start; n < count; n++, sector += WRITE_SECTORS) {
+	for (u64 n = 0, sector = start; n < count; n++, sector += IO_SECTORS) {
 		u8 status;
 
-		if (sector > b.capacity - WRITE_SECTORS)
+		if (sector > b.capacity - IO_SECTORS)
 			sector = start;
-		pattern_fill((u64 *)write_buf, sector, sizeof(write_buf));
-		status = blk_request(&b, VIRTIO_BLK_T_OUT, sector, write_buf, sizeof(write_buf));
-		gprintf("BLK_WRITE %lu sector=%lu status=%u\n", n, sector, status);
+		pattern_fill((u64 *)io_buf, sector, sizeof(io_buf));
+		status = blk_request(&b, type, sector, io_buf, sizeof(io_buf));
+		gprintf("BLK_%s %lu sector=%lu status=%u\n", what, n, sector, status);
 		if (status == VIRTIO_BLK_S_OK)
 			ok++;
 		else if (status == VIRTIO_BLK_S_IOERR)
 			ioerr++;
 		else
-			test_fail("write %lu (sector %lu): status %u", n, sector, status);
+			test_fail("request %lu (sector %lu): status %u", n, sector, status);
 		cpl3_run(hold_ms, ms);
 	}
-	gprintf("BLK_WRITES ok=%lu ioerr=%lu\n", ok, ioerr);
+	gprintf("BLK_%sS ok=%lu ioerr=%lu\n", what, ok, ioerr);
 	test_pass();
 }
+
+static __noreturn void test_blk_writes(void)
+{
+	blk_requests(VIRTIO_BLK_T_OUT, "WRITE");
+}
 GUEST_TEST("blk-writes", test_blk_writes);
+
+static __noreturn void test_blk_reads(void)
+{
+	blk_requests(VIRTIO_BLK_T_IN, "READ");
+}
+GUEST_TEST("blk-reads", test_blk_reads);
