@@ -82,6 +82,7 @@ struct blk_dev {
 	struct blk_request *throttled; /* parsed, waiting for the rate limiter */
 	struct virtq_chain chain;      /* scratch for virtq_pop() */
 	struct blk_stats stats;
+	struct log_ratelimit io_error_log; /* host I/O errors: one line a second at most */
 };
 
 /* One request between parse and completion. */
@@ -146,6 +147,20 @@ static void account(struct blk_dev *b, const struct blk_request *r)
 	}
 }
 
+static const char *blk_type_name(uint32_t type)
+{
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		return "read";
+	case VIRTIO_BLK_T_OUT:
+		return "write";
+	case VIRTIO_BLK_T_FLUSH:
+		return "flush";
+	default:
+		return "request";
+	}
+}
+
 /* Engine completion (blk_io.h contract). */
 static void blk_io_done(struct blk_io *io, struct blk_io_req *req, int err)
 {
@@ -157,9 +172,21 @@ static void blk_io_done(struct blk_io *io, struct blk_io_req *req, int err)
 		return;
 	}
 	if (err) {
+		unsigned long more;
+
 		count(&b->stats.io_errors, 1);
-		log_debug("drive %s: I/O error at %llu: %s", b->id,
-		          (unsigned long long)r->io.offset, strerror(-err));
+		if (log_ratelimit_ok(&b->io_error_log, 1000, &more)) {
+			char extra[64] = "";
+
+			if (more)
+				snprintf(extra, sizeof(extra),
+				         " (and %lu more since the last message)", more);
+			log_warn(
+			    "drive %s: host I/O error on a %s at byte %llu: %s; the guest gets "
+			    "IOERR%s",
+			    b->id, blk_type_name(r->type), (unsigned long long)r->io.offset,
+			    strerror(-err), extra);
+		}
 		finish(b, r, VIRTIO_BLK_S_IOERR);
 		return;
 	}

@@ -16,6 +16,20 @@ static int log_fd = 2;
 static long long log_start_ns;
 static __thread char last_error[512];
 
+int log_ratelimit_ok(struct log_ratelimit *rl, unsigned interval_ms, unsigned long *suppressed)
+{
+	long long now = log_clock_ns();
+
+	if (rl->next_ns && now < rl->next_ns) {
+		rl->suppressed++;
+		return 0;
+	}
+	rl->next_ns = now + (long long)interval_ms * 1000000;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return 1;
+}
+
 const char *log_last_error(void)
 {
 	return last_error;

@@ -33,6 +33,17 @@ const char *log_last_error(void);
  * before main). Any thread. */
 long long log_clock_ns(void);
 
+/* One message per interval for a fault that repeats (every request of a guest failing the
+ * same way): the first occurrence is logged at once, later ones at most once per interval,
+ * with the count of those held back. Zero-initialise; one owner thread per limiter. */
+struct log_ratelimit {
+	long long next_ns;        /* no message before this time */
+	unsigned long suppressed; /* occurrences not logged since the last message */
+};
+/* True when this occurrence may be logged; then *suppressed = occurrences held back since the
+ * last message (reset to 0). False: the occurrence is counted and nothing is to be logged. */
+int log_ratelimit_ok(struct log_ratelimit *rl, unsigned interval_ms, unsigned long *suppressed);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

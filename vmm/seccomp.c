@@ -199,6 +199,8 @@ static const struct seccomp_entry seccomp_vmm[] = {
     IOCTL(TUNSETOFFLOAD, "virtio-net offloads negotiated by the guest driver"),
     IOCTL(TCGETS, "serial console: terminal state"),
     IOCTL(TCSETS, "serial console: raw mode on, and restored at exit"),
+    ALLOW(poll, "serial console: a bounded wait for a full stdout to drain at exit"),
+    ALLOW(ppoll, "serial console: poll() in glibc versions that use ppoll"),
     IOCTL(BLKGETSIZE64, "size of a block-device backing file swapped by PATCH /drives"),
     IOCTL(BLKSSZGET, "O_DIRECT alignment of a block device swapped by PATCH /drives (Direct)"),
 };

@@ -1,6 +1,6 @@
 /*
  * blk.h - the test guest's virtio-blk driver pieces shared by the blk test files
- * (tests_blk.c defines them; test_blk_unaligned.c uses them too).
+ * (tests_blk.c defines them; test_blk_unaligned.c and test_faults.c use them too).
  *
  * A request made by tests_blk.c is three descriptors in slot s (3s..3s+2: header, data,
  * status); a test that builds longer chains uses the descriptors of slots it leaves unused,
@@ -33,6 +33,12 @@ extern struct blk_slot slots[BLK_SLOTS];
 void blk_open(struct blk *b);
 /* Waits for `count` completions; fails on a timeout or a foreign descriptor id. */
 void blk_wait(struct blk *b, int count);
+/* One request (header, data of len bytes unless 0, status), synchronously; returns its status
+ * byte. Fails the test when it does not complete within b->timeout_ms. */
+u8 blk_request(struct blk *b, u32 type, u64 sector, void *buf, u32 len);
+/* CPL3 (cpl3_run): spins until ms milliseconds pass (CPL0 spinning is emulated and costly on
+ * PVM). Returns 0. */
+long hold_ms(u64 ms);
 /* The data pattern (tests_blk.c) for len bytes from sector on, into buf / checked in buf:
  * pattern_check returns the index of the first word that differs, or -1. */
 void pattern_fill(u64 *buf, u64 sector, u32 len);

@@ -93,8 +93,7 @@ void blk_wait(struct blk *b, int count)
 	}
 }
 
-/* One request, synchronously; returns its status byte. */
-static u8 blk_request(struct blk *b, u32 type, u64 sector, void *buf, u32 len)
+u8 blk_request(struct blk *b, u32 type, u64 sector, void *buf, u32 len)
 {
 	blk_push(b, 0, type, sector, buf, len);
 	virtq_notify(&b->q);
@@ -155,8 +154,7 @@ static __noreturn void test_blk_rw(void)
 }
 GUEST_TEST("blk-rw", test_blk_rw);
 
-/* CPL3: spin until ms milliseconds pass (CPL0 spinning is emulated and costly on PVM). */
-static long hold_ms(u64 ms)
+long hold_ms(u64 ms)
 {
 	u64 end = tsc_deadline_ms(ms);
 

@@ -12,12 +12,14 @@
 #include "vmm/evloop.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
+#include "vmm/metrics.h"
 #include "vmm/legacy/console.h"
 #include "vmm/snapshot/snapfile.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,10 @@
 /* A 16550A's transmit FIFO: once THRE is set, Linux's 8250 driver writes up to this many bytes
  * without looking at LSR again, so THRE means "16 bytes of room", not "1 byte". */
 #define SERIAL_TX_FIFO 16
+/* Output taken from the ring but not yet accepted by a full console. */
+#define SERIAL_PENDING_SIZE 4096
+/* At exit, how long a full console may take to accept the last output before it is dropped. */
+#define SERIAL_EXIT_DRAIN_MS 2000
 
 struct serial_ring {
 	uint8_t data[SERIAL_BUF_SIZE];
@@ -44,6 +50,9 @@ struct serial {
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
 	bool fifo_enabled;
 	bool thre_pending; /* THR-empty interrupt latched until IIR read or THR write */
+	/* The console does not take output (stdout full, nobody reading): THR stays empty and
+	 * what does not fit in the buffer is dropped, so the guest never waits on LSR. */
+	bool output_blocked;
 	int irq_level;
 	struct serial_ring in, out;
 	void (*irq)(void *opaque, int level);
@@ -53,8 +62,16 @@ struct serial {
 	struct vm *vm;
 	int kick_fd;
 	bool input_paused;
-	bool input_is_file;     /* regular file: not pollable, read whenever there is room */
-	unsigned long overruns; /* THR writes while the output buffer was full */
+	bool input_is_file; /* regular file: not pollable, read whenever there is room */
+	/* Event-loop side of the output: bytes taken from the ring, not yet written. */
+	uint8_t pending[SERIAL_PENDING_SIZE];
+	size_t pending_off, pending_len;
+	bool output_watched; /* the console output fd is on the event loop (EPOLLOUT) */
+	bool warned_blocked; /* the "console full" warning was logged */
+	/* uart.missed_write_count: guest output bytes dropped (buffer full while the console
+	 * would block, a guest ignoring LSR, or a console that is gone). */
+	atomic_ulong missed_write_count;
+	bool metrics_registered;
 };
 
 static uint32_t ring_used(const struct serial_ring *r)
@@ -163,8 +180,9 @@ void serial_reg_read(struct serial *s, unsigned offset, uint8_t *value)
 		break;
 	case UART_LSR:
 		*value = ring_used(&s->in) ? UART_LSR_DR : 0;
-		/* The transmitter is "empty" while the output buffer has a FIFO's worth of room. */
-		if (ring_used(&s->out) <= SERIAL_BUF_SIZE - SERIAL_TX_FIFO)
+		/* The transmitter is "empty" while the output buffer has a FIFO's worth of room,
+		 * or while the console is blocked (output is then dropped, not waited for). */
+		if (ring_used(&s->out) <= SERIAL_BUF_SIZE - SERIAL_TX_FIFO || s->output_blocked)
 			*value |= UART_LSR_THRE | UART_LSR_TEMT;
 		break;
 	case UART_MSR:
@@ -188,7 +206,11 @@ static void serial_transmit(struct serial *s, uint8_t value)
 	if (loopback(s)) {
 		ring_put(&s->in, value);
 	} else if (!ring_put(&s->out, value)) {
-		s->overruns++; /* the guest ignored LSR; the byte is lost, no new THRE */
+		/* The byte is lost. A guest that ignored LSR gets no new THRE; while the console is
+		 * blocked THR stays empty, so the guest runs on instead of polling forever. */
+		atomic_fetch_add(&s->missed_write_count, 1);
+		if (s->output_blocked)
+			s->thre_pending = true;
 		return;
 	} else if (was_empty && s->kick) {
 		s->kick(s->opaque);
@@ -266,6 +288,21 @@ size_t serial_input_room(struct serial *s)
 	return room;
 }
 
+void serial_set_output_blocked(struct serial *s, bool blocked)
+{
+	pthread_mutex_lock(&s->lock);
+	if (blocked && !s->output_blocked)
+		s->thre_pending = true; /* a guest waiting for THRE is released */
+	s->output_blocked = blocked;
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+unsigned long serial_missed_writes(struct serial *s)
+{
+	return atomic_load(&s->missed_write_count);
+}
+
 size_t serial_take_output(struct serial *s, uint8_t *buf, size_t len)
 {
 	size_t n = 0;
@@ -341,14 +378,94 @@ static void serial_kick(void *opaque)
 	}
 }
 
-/* Writes all pending output to the console. Event-loop thread (or teardown). */
+static void serial_on_console_writable(void *opaque, uint32_t events);
+
+/* The console is full: watch it for room, and let the guest run on (its output is dropped
+ * once the buffer is full). One warning per process. */
+static void serial_output_block(struct serial *s)
+{
+	int fd = console_output_fd();
+
+	if (fd < 0)
+		return; /* a blocking console never returns a short write */
+	if (!s->output_watched &&
+	    evloop_add(s->vm->loop, fd, EPOLLOUT, serial_on_console_writable, s) == 0)
+		s->output_watched = true;
+	else if (s->output_watched)
+		evloop_modify(s->vm->loop, fd, EPOLLOUT);
+	serial_set_output_blocked(s, true);
+	if (!s->warned_blocked) {
+		s->warned_blocked = true;
+		log_warn("serial: the console output (stdout) is full, nobody reads it: guest "
+		         "output beyond %d KiB is dropped and counted (uart.missed_write_count)",
+		         SERIAL_BUF_SIZE / 1024);
+	}
+}
+
+static void serial_output_unblock(struct serial *s)
+{
+	if (s->output_watched)
+		evloop_modify(s->vm->loop, console_output_fd(), 0);
+	serial_set_output_blocked(s, false);
+}
+
+/* Writes queued output to the console until the queue is empty or the console is full.
+ * Event-loop thread (or teardown). Never blocks. */
 static void serial_flush(struct serial *s)
 {
-	uint8_t buf[4096];
-	size_t n;
+	for (;;) {
+		ssize_t n;
 
-	while ((n = serial_take_output(s, buf, sizeof(buf))) > 0)
-		console_write(buf, n);
+		if (s->pending_off == s->pending_len) {
+			s->pending_off = 0;
+			s->pending_len = serial_take_output(s, s->pending, sizeof(s->pending));
+			if (s->pending_len == 0) {
+				if (s->output_blocked)
+					serial_output_unblock(s);
+				return;
+			}
+		}
+		n = console_write(s->pending + s->pending_off, s->pending_len - s->pending_off);
+		if (n < 0) {
+			/* The console is gone: the output is lost, the VM runs on. */
+			atomic_fetch_add(&s->missed_write_count, s->pending_len - s->pending_off);
+			s->pending_off = s->pending_len;
+			continue;
+		}
+		s->pending_off += (size_t)n;
+		if (s->pending_off < s->pending_len) {
+			serial_output_block(s);
+			return;
+		}
+	}
+}
+
+static void serial_on_console_writable(void *opaque, uint32_t events)
+{
+	(void)events;
+	serial_flush(opaque);
+}
+
+/* Teardown: gives a full console SERIAL_EXIT_DRAIN_MS to take the last output (a reader that
+ * is merely slow gets it all), then drops and counts the rest: exit never hangs on stdout. */
+static void serial_drain_at_exit(struct serial *s)
+{
+	long long deadline = log_clock_ns() + SERIAL_EXIT_DRAIN_MS * 1000000LL;
+	long long left;
+
+	serial_flush(s);
+	while (s->output_blocked && (left = deadline - log_clock_ns()) > 0 &&
+	       console_wait_writable((int)(left / 1000000) + 1))
+		serial_flush(s);
+	if (s->output_blocked) {
+		uint8_t buf[4096];
+		size_t n;
+
+		atomic_fetch_add(&s->missed_write_count, s->pending_len - s->pending_off);
+		s->pending_off = s->pending_len;
+		while ((n = serial_take_output(s, buf, sizeof(buf))) > 0)
+			atomic_fetch_add(&s->missed_write_count, n);
+	}
 }
 
 /* Reads console input into the queue until it is full or the file ends (regular files only:
@@ -415,7 +532,14 @@ static void serial_destroy(void *dev)
 {
 	struct serial *s = dev;
 
-	serial_flush(s);
+	serial_drain_at_exit(s);
+	if (serial_missed_writes(s))
+		log_warn("serial: %lu bytes of guest output were dropped (console full or gone)",
+		         serial_missed_writes(s));
+	if (s->output_watched)
+		evloop_del(s->vm->loop, console_output_fd());
+	if (s->metrics_registered)
+		metrics_unregister(&s->missed_write_count);
 	if (console_input_fd() >= 0 && !s->input_is_file)
 		evloop_del(s->vm->loop, console_input_fd());
 	if (s->kick_fd >= 0) {
@@ -531,6 +655,8 @@ static int serial_create(struct vm *vm)
 	}
 	if (bus_register(&vm->pio, PORT_COM1, 8, &serial_ops, s) < 0)
 		goto fail;
+	s->metrics_registered =
+	    metrics_register("uart", "missed_write_count", &s->missed_write_count) == 0;
 	return vm_add_device(vm, &serial_ops, s);
 fail:
 	log_error("serial: setup failed");
