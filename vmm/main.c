@@ -130,6 +130,10 @@ int main(int argc, char **argv)
 		log_error("event loop setup failed: %s", strerror(errno));
 		goto out_loop;
 	}
+	if (metrics_attach(vmm.loop, 0) < 0) {
+		log_error("metrics timer setup failed: %s", strerror(errno));
+		goto out_loop;
+	}
 	api_path = cli_api_socket(&opts);
 	if (api_path && api_server_start(&vmm, api_path, err, sizeof(err)) < 0) {
 		log_error("API socket %s: %s", api_path, err);
@@ -147,18 +151,22 @@ int main(int argc, char **argv)
 	}
 	code = evloop_run(vmm.loop);
 out_api:
-	if (api_path)
-		api_server_stop();
 	if (vmm.vm) {
-		/* Makes sure every vCPU leaves KVM_RUN, then joins and frees; flushes the console.
-		 */
+		/* Makes sure every vCPU leaves KVM_RUN; joined and freed below. */
 		vm_request_stop(vmm.vm, code);
 		code = atomic_load(&vmm.vm->exit_code);
-		vm_destroy(vmm.vm);
 	}
+	/* The last metrics line, while the API server and the devices still have their counters
+	 * registered and nothing counts any more. */
+	metrics_detach();
+	if (api_path)
+		api_server_stop();
+	if (vmm.vm)
+		vm_destroy(vmm.vm); /* joins the vCPUs, flushes the console */
 	console_restore();
 	log_debug("torn down");
 out_loop:
+	metrics_detach(); /* a no-op when teardown above did it */
 	if (sigw.fd >= 0)
 		close(sigw.fd);
 	evloop_destroy(vmm.loop);

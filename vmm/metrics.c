@@ -8,17 +8,27 @@
  *
  * A flush writes one line, the JSON object {"utc_timestamp_ms": T, group: {name: value}},
  * with groups in the order their first counter was registered (as Firecracker's metrics
- * file, one object per line, so `tail -1 | jq` works).
+ * file, one object per line, so `tail -1 | jq` works). Each slot remembers the value it last
+ * reported, so a counter shows its change since the previous flush; a consumer that sums the
+ * lines gets the totals, and an idle period shows zeros, not repeats.
+ *
+ * The periodic flush is a timerfd on the event loop, armed only while a path is set, so a VM
+ * without a metrics file never wakes up for it.
  */
 #include "vmm/metrics.h"
+
+#include "vmm/evloop.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,14 +39,19 @@
 struct metric {
 	char group[METRICS_GROUP_MAX];
 	char name[METRICS_NAME_MAX];
-	atomic_ulong *counter; /* NULL: free slot */
+	atomic_ulong *counter;  /* NULL: free slot */
+	unsigned long reported; /* the counter's value at the last flush */
+	bool is_value;          /* reported as it is, not as a change */
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metric metrics_table[METRICS_MAX];
 static int metrics_fd = -1;
+static int metrics_timer_fd = -1;
+static struct evloop *metrics_loop;
+static unsigned metrics_period_ms = METRICS_FLUSH_PERIOD_MS;
 
-int metrics_register(const char *group, const char *name, atomic_ulong *counter)
+static int metrics_add(const char *group, const char *name, atomic_ulong *counter, bool is_value)
 {
 	int rc = -1;
 
@@ -49,11 +64,23 @@ int metrics_register(const char *group, const char *name, atomic_ulong *counter)
 		strcpy(metrics_table[i].group, group);
 		strcpy(metrics_table[i].name, name);
 		metrics_table[i].counter = counter;
+		metrics_table[i].reported = 0;
+		metrics_table[i].is_value = is_value;
 		rc = 0;
 		break;
 	}
 	pthread_mutex_unlock(&metrics_lock);
 	return rc;
+}
+
+int metrics_register(const char *group, const char *name, atomic_ulong *counter)
+{
+	return metrics_add(group, name, counter, false);
+}
+
+int metrics_register_value(const char *group, const char *name, atomic_ulong *value)
+{
+	return metrics_add(group, name, value, true);
 }
 
 void metrics_unregister(atomic_ulong *counter)
@@ -63,6 +90,18 @@ void metrics_unregister(atomic_ulong *counter)
 		if (metrics_table[i].counter == counter)
 			memset(&metrics_table[i], 0, sizeof(metrics_table[i]));
 	pthread_mutex_unlock(&metrics_lock);
+}
+
+/* Starts the periodic flush; nothing before metrics_attach(). */
+static void arm_timer(unsigned ms)
+{
+	struct itimerspec its = {
+	    .it_interval = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000},
+	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000},
+	};
+
+	if (metrics_timer_fd >= 0)
+		timerfd_settime(metrics_timer_fd, 0, &its, NULL);
 }
 
 int metrics_set_path(const char *path)
@@ -78,6 +117,7 @@ int metrics_set_path(const char *path)
 		close(metrics_fd);
 	metrics_fd = fd;
 	pthread_mutex_unlock(&metrics_lock);
+	arm_timer(metrics_period_ms);
 	return 0;
 }
 
@@ -89,8 +129,9 @@ static uint64_t utc_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The current values as one compact JSON text. Called with metrics_lock held. */
-static char *render_locked(void)
+/* The line as one compact JSON text; consume: remember the values as reported. Called with
+ * metrics_lock held. */
+static char *render_locked(bool consume)
 {
 	json_t *root = json_object(), *group;
 	char *text;
@@ -99,7 +140,8 @@ static char *render_locked(void)
 		return NULL;
 	json_object_set_new(root, "utc_timestamp_ms", json_integer((json_int_t)utc_ms()));
 	for (int i = 0; i < METRICS_MAX; i++) {
-		const struct metric *m = &metrics_table[i];
+		struct metric *m = &metrics_table[i];
+		unsigned long now, shown;
 
 		if (!m->counter)
 			continue;
@@ -108,8 +150,11 @@ static char *render_locked(void)
 			group = json_object();
 			json_object_set_new(root, m->group, group);
 		}
-		json_object_set_new(group, m->name,
-		                    json_integer((json_int_t)atomic_load(m->counter)));
+		now = atomic_load(m->counter);
+		shown = m->is_value ? now : now - m->reported; /* wraps like the counter */
+		if (consume)
+			m->reported = now;
+		json_object_set_new(group, m->name, json_integer((json_int_t)shown));
 	}
 	text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
@@ -121,7 +166,7 @@ char *metrics_to_json(void)
 	char *text;
 
 	pthread_mutex_lock(&metrics_lock);
-	text = render_locked();
+	text = render_locked(false);
 	pthread_mutex_unlock(&metrics_lock);
 	return text;
 }
@@ -137,7 +182,7 @@ int metrics_flush(void)
 		pthread_mutex_unlock(&metrics_lock);
 		return -1;
 	}
-	text = render_locked();
+	text = render_locked(true);
 	if (text) {
 		len = strlen(text);
 		text[len] = '\n'; /* replaces the NUL: write() takes a length */
@@ -147,4 +192,48 @@ int metrics_flush(void)
 	pthread_mutex_unlock(&metrics_lock);
 	free(text);
 	return (int)n;
+}
+
+static void on_metrics_timer(void *opaque, uint32_t events)
+{
+	uint64_t expirations;
+
+	(void)opaque;
+	(void)events;
+	if (read(metrics_timer_fd, &expirations, sizeof(expirations)) < 0)
+		return; /* EAGAIN: a spurious wake-up */
+	metrics_flush();
+}
+
+int metrics_attach(struct evloop *loop, unsigned period_ms)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	bool have_path;
+
+	if (fd < 0)
+		return -errno;
+	if (evloop_add(loop, fd, EPOLLIN, on_metrics_timer, NULL) < 0) {
+		close(fd);
+		return -EINVAL;
+	}
+	metrics_timer_fd = fd;
+	metrics_loop = loop;
+	metrics_period_ms = period_ms ? period_ms : METRICS_FLUSH_PERIOD_MS;
+	pthread_mutex_lock(&metrics_lock);
+	have_path = metrics_fd >= 0;
+	pthread_mutex_unlock(&metrics_lock);
+	if (have_path)
+		arm_timer(metrics_period_ms);
+	return 0;
+}
+
+void metrics_detach(void)
+{
+	if (metrics_timer_fd < 0)
+		return;  /* never attached, or detached already: the last flush happened */
+	metrics_flush(); /* -1 without a path: nothing to write */
+	evloop_del(metrics_loop, metrics_timer_fd);
+	close(metrics_timer_fd);
+	metrics_timer_fd = -1;
+	metrics_loop = NULL;
 }

@@ -339,6 +339,25 @@ print(recv_all(s).decode())'
 	grep -q '"api_server"' "$DIR/m.json"
 }
 
+@test "api: metrics lines hold changes since the previous flush, and a last line is written at exit" {
+	command -v jq >/dev/null || skip "jq not installed"
+	start_wisp
+	[ "$(api PUT /metrics "{\"metrics_path\": \"$DIR/m.json\"}")" = "204 " ]
+	[ "$(api PUT /actions '{"action_type": "FlushMetrics"}')" = "204 " ]
+	[ "$(api PUT /actions '{"action_type": "FlushMetrics"}')" = "204 " ]
+	kill -TERM "$WISP_PID"
+	wait "$WISP_PID"
+	WISP_PID=
+	cat "$DIR/m.json"
+	[ "$(wc -l <"$DIR/m.json")" -eq 3 ]
+	# Three requests on three connections, each counted once over the lines: a file of
+	# running totals would sum to more.
+	[ "$(jq -s 'map(.api_server.requests) | add' "$DIR/m.json")" -eq 3 ]
+	[ "$(jq -s 'map(.api_server.connections) | add' "$DIR/m.json")" -eq 3 ]
+	# Nothing connected after the second flush.
+	[ "$(jq -s '.[2].api_server.connections' "$DIR/m.json")" -eq 0 ]
+}
+
 # ---- with a VM ----
 
 need_vm() {
