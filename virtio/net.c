@@ -808,16 +808,16 @@ static void net_register_metrics(struct net *n)
 		const char *name;
 		size_t off;
 	} names[] = {
-	    {"rx_bytes", offsetof(struct net_counters, rx_bytes)},
-	    {"rx_packets", offsetof(struct net_counters, rx_packets)},
+	    {"rx_bytes_count", offsetof(struct net_counters, rx_bytes)},
+	    {"rx_packets_count", offsetof(struct net_counters, rx_packets)},
 	    {"rx_dropped", offsetof(struct net_counters, rx_dropped)},
 	    {"rx_malformed", offsetof(struct net_counters, rx_malformed)},
-	    {"rx_throttled", offsetof(struct net_counters, rx_throttled)},
-	    {"tx_bytes", offsetof(struct net_counters, tx_bytes)},
-	    {"tx_packets", offsetof(struct net_counters, tx_packets)},
+	    {"rx_rate_limiter_throttled", offsetof(struct net_counters, rx_throttled)},
+	    {"tx_bytes_count", offsetof(struct net_counters, tx_bytes)},
+	    {"tx_packets_count", offsetof(struct net_counters, tx_packets)},
 	    {"tx_dropped", offsetof(struct net_counters, tx_dropped)},
-	    {"tx_malformed", offsetof(struct net_counters, tx_malformed)},
-	    {"tx_throttled", offsetof(struct net_counters, tx_throttled)},
+	    {"tx_malformed_frames", offsetof(struct net_counters, tx_malformed)},
+	    {"tx_rate_limiter_throttled", offsetof(struct net_counters, tx_throttled)},
 	    {"tap_errors", offsetof(struct net_counters, tap_errors)},
 	};
 

@@ -10,6 +10,7 @@
 #include "vmm/cpuid.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "vmm/metrics.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -36,10 +37,26 @@ static void vcpu_kick_handler(int sig)
 	(void)sig;
 }
 
+/* Firecracker's "vcpu" group: exits to user space by kind, and vCPUs that stopped on an error.
+ * Process-wide (one VM a process), relaxed increments from every vCPU thread. */
+static struct {
+	atomic_ulong exit_io_in, exit_io_out, exit_mmio_read, exit_mmio_write, failures;
+} vcpu_counters;
+
+static void vcpu_count(atomic_ulong *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
 int vcpu_signal_init(void)
 {
 	struct sigaction sa = {.sa_handler = vcpu_kick_handler};
 
+	metrics_register("vcpu", "exit_io_in", &vcpu_counters.exit_io_in);
+	metrics_register("vcpu", "exit_io_out", &vcpu_counters.exit_io_out);
+	metrics_register("vcpu", "exit_mmio_read", &vcpu_counters.exit_mmio_read);
+	metrics_register("vcpu", "exit_mmio_write", &vcpu_counters.exit_mmio_write);
+	metrics_register("vcpu", "failures", &vcpu_counters.failures);
 	sigemptyset(&sa.sa_mask);
 	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 }
@@ -193,6 +210,8 @@ static void vcpu_handle_io(struct vcpu *vcpu)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	struct bus *pio = &vcpu->vm->pio;
 
+	vcpu_count(run->io.direction == KVM_EXIT_IO_OUT ? &vcpu_counters.exit_io_out
+	                                                : &vcpu_counters.exit_io_in);
 	/* String I/O (rep outsb) arrives as count accesses of size bytes. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (run->io.direction == KVM_EXIT_IO_OUT)
@@ -207,6 +226,8 @@ static void vcpu_handle_mmio(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	uint32_t len = run->mmio.len <= 8 ? run->mmio.len : 8;
 
+	vcpu_count(run->mmio.is_write ? &vcpu_counters.exit_mmio_write
+	                              : &vcpu_counters.exit_mmio_read);
 	if (run->mmio.is_write)
 		bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 	else
@@ -277,6 +298,7 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		          run->exit_reason, (unsigned long long)vcpu_rip(vcpu));
 		break;
 	}
+	vcpu_count(&vcpu_counters.failures);
 	vm_request_stop(vcpu->vm, 1);
 	return false;
 }
@@ -297,6 +319,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno != EINTR && errno != EAGAIN) {
 				log_error("vcpu %u: KVM_RUN: %s", vcpu->index, strerror(errno));
+				vcpu_count(&vcpu_counters.failures);
 				vm_request_stop(vm, 1);
 				break;
 			}

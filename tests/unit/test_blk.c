@@ -496,7 +496,7 @@ UNIT_TEST(blk_bad_status_descriptor)
 	CHECK_EQ(next_used_len(&f, 0), 513);
 	json = metrics_to_json();
 	CHECK_CONTAINS(json, "block_rootfs");
-	CHECK_CONTAINS(json, "\"invalid_reqs\":5");
+	CHECK_CONTAINS(json, "\"invalid_reqs_count\":5");
 	free(json);
 	(void)invalid;
 	fx_fini(&f);
