@@ -8,7 +8,7 @@ packages=(
 	clang-format git                              # the style check in make test
 	liburing-dev libseccomp-dev libjansson-dev    # io_uring, seccomp filters, JSON
 	node-llhttp                                   # HTTP parser, C sources in /usr/share/llhttp
-	bats curl iproute2 iputils-ping python3 procps # end-to-end tests (curl --unix-socket, netns, tap, ping)
+	bats curl iproute2 iputils-ping python3 procps jq # end-to-end tests (curl --unix-socket, netns, tap, ping; jq reads the metrics file)
 	clang libclang-rt-14-dev llvm                 # libFuzzer builds for `make fuzz`
 	qemu-system-x86 fio                           # side-by-side benchmarks, host I/O reference
 	lz4 xz-utils zstd gzip                        # rootfs-tools/guest-kernel (the stock kernel)
