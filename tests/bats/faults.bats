@@ -59,13 +59,14 @@ wait_for() {
 
 wisp_alive() { kill -0 "$WISP_PID" 2>/dev/null; }
 
-# metric GROUP FIELD: the field in the last line of the metrics file (after a FlushMetrics).
+# metric GROUP FIELD: the field summed over the lines of the metrics file (each line holds changes).
 metric() {
 	python3 - "$METRICS" "$1" "$2" <<'PY'
 import json, sys
-lines = open(sys.argv[1]).read().split("\n")
-last = json.loads([l for l in lines if l.strip()][-1])
-print(last.get(sys.argv[2], {}).get(sys.argv[3], "missing"))
+# Each line holds the changes since the previous one (docs/metrics.md): the total is the sum.
+lines = [json.loads(l) for l in open(sys.argv[1]).read().split("\n") if l.strip()]
+vals = [l[sys.argv[2]][sys.argv[3]] for l in lines if sys.argv[3] in l.get(sys.argv[2], {})]
+print(sum(vals) if vals else "missing")
 PY
 }
 
