@@ -3,9 +3,11 @@
 # that fails, a tap that goes away, abusive API clients, SIGTERM at awkward moments. Each test
 # checks the guest-visible result, the one log line, and that wisp keeps serving unless the
 # fault is meant to stop it. Guests: tests/guest/test_faults.c (serial-flood, blk-writes) and
-# the existing blk/net tests. Needs /dev/kvm, curl and python3; the disk-full test needs root
+# the existing blk/net tests. Needs /dev/kvm, curl and jq; the disk-full test needs root
 # (a loop-mounted ext4), the tap test CAP_NET_ADMIN.
 # BUILD selects the build directory (build or build-asan).
+
+load metrics-file
 
 setup() {
 	cd "$BATS_TEST_DIRNAME/../.."
@@ -21,7 +23,7 @@ setup() {
 	grep -q serial-flood "$GUEST" || skip "guest built without tests/guest/test_faults.c"
 	[ -w /dev/kvm ] || skip "no usable /dev/kvm"
 	command -v curl >/dev/null || skip "curl not installed"
-	command -v python3 >/dev/null || skip "python3 not installed"
+	command -v jq >/dev/null || skip "jq not installed"
 	D=$BATS_TEST_TMPDIR
 	SOCK=$D/api.sock
 	METRICS=$D/metrics.json
@@ -59,16 +61,8 @@ wait_for() {
 
 wisp_alive() { kill -0 "$WISP_PID" 2>/dev/null; }
 
-# metric GROUP FIELD: the field summed over the lines of the metrics file (each line holds changes).
-metric() {
-	python3 - "$METRICS" "$1" "$2" <<'PY'
-import json, sys
-# Each line holds the changes since the previous one (docs/metrics.md): the total is the sum.
-lines = [json.loads(l) for l in open(sys.argv[1]).read().split("\n") if l.strip()]
-vals = [l[sys.argv[2]][sys.argv[3]] for l in lines if sys.argv[3] in l.get(sys.argv[2], {})]
-print(sum(vals) if vals else "missing")
-PY
-}
+# metric GROUP FIELD: the field's total in the metrics file.
+metric() { metric_total "$METRICS" "$1" "$2"; }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$WISP_PID/status"; }
 
@@ -142,14 +136,6 @@ saw_status() { grep -q "^BLK_[A-Z]* [0-9]* sector=[0-9]* status=$1\$" "$D/serial
 # ok_after_error: a request succeeded after the first one that failed.
 ok_after_error() { sed -n '/status=1$/,$p' "$D/serial.out" | grep -q 'status=0$'; }
 
-# blk_error_count: the drive's host I/O error counter in the last flushed metrics, by the
-# contract name (execute_fails) or the older one (io_errors).
-blk_error_count() {
-	local n
-	n=$(metric block_rootfs execute_fails)
-	[ "$n" = missing ] && n=$(metric block_rootfs io_errors)
-	echo "$n"
-}
 
 # fault_cycle BREAK REPAIR: with the guest's requests running, runs BREAK once a request has
 # succeeded, waits for IOERR, runs REPAIR, waits for OK again (the guest's requests must last
@@ -169,7 +155,7 @@ fault_cycle() {
 	[ "$WISP_STATUS" -eq 0 ]
 	grep -q "TEST blk-[a-z]* PASS" "$D/serial.out"
 	grep -q "drive rootfs: host I/O error on a .*; the guest gets IOERR" "$D/err"
-	[ "$(blk_error_count)" -gt 0 ]
+	[ "$(metric block_rootfs execute_fails)" -gt 0 ]
 }
 
 @test "faults: a full disk gives the guest IOERR, and OK again once there is room (both engines)" {

@@ -3,6 +3,8 @@
 # --metrics-path, the guest does a known number of requests, and the last line (written at
 # exit) is read with jq. BUILD selects the build directory (build or build-asan).
 
+load metrics-file
+
 setup() {
 	BUILD=${BUILD:-build}
 	WISP=$BUILD/wisp
@@ -28,7 +30,7 @@ run_guest() {
 }
 
 # metric GROUP FIELD: the field's total over every line of M.
-metric() { jq -s "map(.\"$1\".\"$2\") | add" "$M"; }
+metric() { metric_total "$M" "$1" "$2"; }
 
 @test "metrics: 32 reads and 32 writes of the guest are counted as 32 and 32, one sector each" {
 	run_guest blk-many --drive "id=rootfs,path=$IMG,root=on"
