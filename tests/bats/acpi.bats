@@ -132,5 +132,5 @@ device_block() {
 		--cmdline "console=ttyS0 wisp.test=acpi-poweroff wisp.junk=1" </dev/null >"$TMP/out" 2>"$TMP/err"
 	grep -q "ACPI junk written, still running" "$TMP/out"
 	grep -q "guest powered off (S5)" "$TMP/err"
-	! grep -q "guest requested reset" "$TMP/err"
+	! grep -q "guest requested reset" "$TMP/err" || return 1
 }

@@ -50,7 +50,7 @@ boot() {
 	[ "$status" -eq 0 ]
 	# Every line on stdout comes from the guest: its banner first, then its own lines.
 	head -n 1 "$TMP/out" | grep -q "^wisp-test-guest: "
-	! grep -q "wisp:" "$TMP/out"
+	! grep -q "wisp:" "$TMP/out" || return 1
 }
 
 @test "guest RAM equals --mem-mib (E820 via Linux protocol and PVH memmap)" {
@@ -110,7 +110,7 @@ boot() {
 	[ "$status" -eq 0 ]
 	grep -q "TEST shutdown PASS" "$TMP/out"
 	grep -q "shutdown" "$TMP/err"
-	! grep -q "i8042: guest requested reset" "$TMP/err"
+	! grep -q "i8042: guest requested reset" "$TMP/err" || return 1
 }
 
 @test "i8042 reset exits 0" {

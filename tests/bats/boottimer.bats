@@ -42,7 +42,7 @@ boot_line() {
 		</dev/null >"$TMP/out" 2>"$TMP/err"
 	grep -q "BOOTTIMER junk written" "$TMP/out"
 	grep -q "TEST boottimer PASS" "$TMP/out"
-	! grep -q 'guest boot time' "$TMP/err"
+	! grep -q 'guest boot time' "$TMP/err" || return 1
 	# junk, then the magic: exactly one line
 	timeout 30 "$WISP" --no-api --level Info --kernel "$ELF" \
 		--cmdline "console=ttyS0 wisp.test=boottimer wisp.junk=1" </dev/null >"$TMP/out" 2>"$TMP/err"

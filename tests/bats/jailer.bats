@@ -463,7 +463,7 @@ place_wisp() {
 	[ "$rc" -eq 0 ]
 	grep -q 'echo: jailed' "$BASE/serial"
 	grep -q 'TEST echo PASS' "$BASE/serial"
-	! grep -q seccomp "$BASE/err"
+	! grep -q seccomp "$BASE/err" || return 1
 }
 
 @test "jailer: jailed wisp with a drive and a tap: uid/gid, chroot, namespaces, cgroup, guest answers ping" {
@@ -522,5 +522,5 @@ place_wisp() {
 	exec 7>&-
 	cat "$BASE/err"
 	[ "$rc" -eq 0 ]
-	! grep -q seccomp "$BASE/err"
+	! grep -q seccomp "$BASE/err" || return 1
 }

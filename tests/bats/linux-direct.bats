@@ -40,12 +40,12 @@ SH
 	grep -qx "tmp=0" "$TMP/log"
 	grep -q "^pid1=/bin/sh -c" "$TMP/log" # the runner's shell is the namespace's init
 	grep -qx "L1-SCENARIO-EXIT 7" "$TMP/log"
-	! ip link show wispdirect0 2>/dev/null
-	! ip link show wispdirect1 2>/dev/null
+	! ip link show wispdirect0 2>/dev/null || return 1
+	! ip link show wispdirect1 2>/dev/null || return 1
 	[ "$(hostname)" = "$hostname_before" ]
 	# nothing left in the tree but an empty /direct, nothing mounted on it
 	[ -z "$(ls -A "$R/direct")" ]
-	! grep -q " $R/" /proc/mounts
+	! grep -q " $R/" /proc/mounts || return 1
 }
 
 @test "run-direct.sh: a scenario past its timeout is 124 and leaves no process behind" {
@@ -54,7 +54,7 @@ SH
 	[ "$status" -eq 124 ]
 	[[ "$output" == *"still running after 1s"* ]]
 	grep -qx started "$TMP/log"
-	! pgrep -f "^sleep 600$"
+	! pgrep -f "^sleep 600$" || return 1
 }
 
 @test "run-direct.sh: a tree that is not a level-1 tree, or no such tree: one error, exit 1" {
@@ -73,7 +73,7 @@ SH
 	printf 'L1: x\n[ 35.2] BUG: TASK stack guard page was hit\n' >"$TMP/a"
 	[ "$(level1_fault "$TMP/a" 125)" = "level-1 kernel: [ 35.2] BUG: TASK stack guard page was hit" ]
 	printf 'L1: x\n=== console\n[ 1.0] BUG: a guest one\n=== stderr\n=== end\nL1-SCENARIO-EXIT 1\n' >"$TMP/b"
-	! level1_fault "$TMP/b" 1
+	! level1_fault "$TMP/b" 1 || return 1
 	[ "$(level1_fault "$TMP/b" 124)" = "the level-1 machine hung" ]
 	[ "$(level1_fault "$TMP/b" 125)" = "the level-1 machine ended early" ]
 	printf 'L1 guest-stalled=yes\nL1-SCENARIO-EXIT 0\n' >"$TMP/c"
@@ -82,5 +82,5 @@ SH
 	[ "$(level1_fault "$TMP/d" 0)" = "the level-2 kernel triple-faulted before user space" ]
 	# After user space the same line is the test's business.
 	printf '=== console\nwisp-init: up\n=== stderr\n[wisp] WARN vcpu 0: guest shutdown (triple fault) at rip 0x1\n=== end\n' >"$TMP/e"
-	! level1_fault "$TMP/e" 0
+	! level1_fault "$TMP/e" 0 || return 1
 }

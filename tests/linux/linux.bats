@@ -83,7 +83,7 @@ GUEST_NET="ip=172.16.0.2::172.16.0.1:255.255.255.252::eth0:off"
 	GUEST_DEVICES="--drive id=rootfs,path=/guest/vmlinuz,root=on,readonly=on" \
 		run_guest cli "--kernel /guest/vmlinux --mem-mib 192" "console=ttyS0 reboot=k panic=1 -- /bin/true"
 	grep -q 'wisp-init: ERROR cannot mount /dev/vda as ext4' "$TMP/console" || { tail -n 30 "$TMP/console"; return 1; }
-	! grep -q 'wisp-init: up' "$TMP/console"
+	! grep -q 'wisp-init: up' "$TMP/console" || return 1
 	check_line wisp-exit 0
 }
 
