@@ -12,9 +12,7 @@ setup() {
 	# shellcheck source=tests/bench/churn-lib.sh
 	source tests/bench/churn-lib.sh
 	CHURN_BUILD="${BUILD:-build}"
-	local why
-	why=$(churn_setup) || skip "$why"
-	churn_setup >/dev/null
+	churn_setup >"$BATS_TEST_TMPDIR/setup.out" || skip "$(cat "$BATS_TEST_TMPDIR/setup.out")"
 }
 
 teardown() {

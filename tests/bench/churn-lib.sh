@@ -69,12 +69,17 @@ churn_setup() {
 	return 0
 }
 
-# churn_api SOCK METHOD PATH BODY: one request; fails unless the answer is 2xx.
+# churn_api SOCK METHOD PATH BODY: one request; fails unless the answer is 2xx (then the
+# response, a fault_message, is printed).
 churn_api() {
-	local code
-	code=$(curl -s -o /dev/stderr -w '%{http_code}' --unix-socket "$1" -X "$2" \
-		-H 'Content-Type: application/json' -d "$4" "http://localhost$3") || return 1
-	[ "${code:0:1}" = 2 ] || { echo "churn: $2 $3 -> HTTP $code"; return 1; }
+	local out code
+	out=$(curl -s -w '\n%{http_code}' --unix-socket "$1" -X "$2" \
+		-H 'Content-Type: application/json' -d "$4" "http://localhost$3") || {
+		echo "churn: $2 $3: curl failed"
+		return 1
+	}
+	code=${out##*$'\n'}
+	[ "${code:0:1}" = 2 ] || { echo "churn: $2 $3 -> HTTP $code: ${out%$'\n'*}"; return 1; }
 }
 
 # churn_cycle N LOG: one cycle, everything it says into LOG. 0, or 1 (the reason in LOG).
