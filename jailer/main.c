@@ -225,6 +225,7 @@ static void jailer_keeper(struct jailer *j)
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
 			jailer_keeper_die(j, 0, "waitpid: lost the wisp process");
+	jailer_child = 0; /* reaped: its pid may be reused, a late signal must not reach that */
 	code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 	if (jailer_cleanup(j) && code == 0)
 		code = 1;
