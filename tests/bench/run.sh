@@ -11,7 +11,8 @@
 # LAUNCHES (300), QEMU_LAUNCHES (40), INFLIGHT (8 per online CPU: a launch mostly waits on
 # the kernel (memslot, VM teardown), so the CPUs saturate only with several per CPU), READY_RUNS (20),
 # API_COUNT (10000 requests of each kind), FIO_RUNTIME (5 s), SNAP_RUNS (20 snapshot/restore
-# cycles per guest size).
+# cycles per guest size), CHURN_CYCLES (1000 jailer -> wisp -> API -> exit cycles), CHURN_PARALLEL
+# (4 of them at a time).
 # Output: the log on stdout, and the summary table also in $BUILD/bench/results.txt.
 set -euo pipefail
 
@@ -374,6 +375,32 @@ for mib in 128 1024; do
 		failed=1
 	fi
 done
+
+# --- churn: jailer -> wisp -> API -> guest -> exit, over and over ----------------------------------
+# tests/bench/churn.sh: CHURN_CYCLES (1000) full cycles of a FaaS host, CHURN_PARALLEL (4) at a
+# time, through wisp-jailer --cleanup-on-exit, then the leak checks; a failed cycle or a leak
+# marks the run failed.
+echo
+echo "== churn: tap, wisp-jailer, API configure, InstanceStart, guest resets, exit (tests/bench/churn.sh)"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "  churn: n/a (needs root for the jailer and the taps)"
+	row "churn" "n/a (not root)" "" "" ""
+else
+	c_rc=0
+	BUILD=$BUILD tests/bench/churn.sh >"$tmp/churn.out" 2>&1 || c_rc=$?
+	indent '  ' <"$tmp/churn.out"
+	c_line=$(grep '^churn cycles=' "$tmp/churn.out" || true)
+	c_par=$(get parallel " $c_line")
+	if [ "$c_rc" -eq 0 ]; then
+		row "churn: jailer+API+guest cycles, $c_par in flight (/s)" "$(get rate " $c_line" | tr -d /s)" "" "" \
+			"no failures, no leaks"
+		row "churn: MemAvailable after - before (MiB)" "$(get mem_available_delta_mib " $c_line")" "" "" \
+			"within -${CHURN_MEM_TOLERANCE_MIB:-64}"
+	else
+		row "churn cycles" "FAILED" "" "" "no failures, no leaks"
+		failed=1
+	fi
+fi
 
 # --- stock Linux to user space ----------------------------------------------------------------
 # tests/bench/linux-boot.sh boots it under wisp and under QEMU's microvm side by side: natively
