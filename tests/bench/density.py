@@ -19,6 +19,9 @@ the API socket, and waits until every one has printed `IDLE ready`. With all N r
   (10) seconds of idling, as a percentage of one core per VM; also the busiest VM's ticks and
   the whole host's busy time over the same seconds (/proc/stat; includes everything else
   running on the host);
+- host memory: the drop of MemAvailable (/proc/meminfo) from before the first start to after
+  the last `IDLE ready`, per VM: what PSS cannot see (KVM's structures, page tables, kernel
+  stacks, io_uring rings) included, and anything else the host did meanwhile;
 - GET / latency: DENSITY_REQS (20) requests per VM on one keep-alive connection per VM (opened
   beforehand), round robin over the VMs, one request in flight, timed from the first byte sent
   to the last byte of the response read (raw HTTP/1.1 over AF_UNIX); median and p99 over all
@@ -140,6 +143,11 @@ def host_busy_ticks():
         cpu = [int(x) for x in f.readline().split()[1:]]
     idle = cpu[3] + cpu[4]  # idle + iowait
     return sum(cpu[:8]) - idle
+
+
+def mem_available_kib():
+    with open("/proc/meminfo") as f:
+        return int(re.search(r"MemAvailable:\s+(\d+)", f.read()).group(1))
 
 
 def wait_ready(vms, t0):
@@ -296,6 +304,7 @@ def run(kind, n, tmp):
                 argvs.append((QEMU_CMD + ["-drive", "id=d0,file=%s,format=raw,if=none" % disk,
                                           "-device", "virtio-blk-device,drive=d0", "-qmp",
                                           "unix:%s,server=on,wait=off" % sock], sock))
+        avail0 = mem_available_kib()
         t0 = time.monotonic()
         for i, (argv, sock) in enumerate(argvs):
             vms.append(VM(kind, i, argv, sock, os.path.join(tmp, "%s-%d.err" % (kind, i))))
@@ -306,6 +315,7 @@ def run(kind, n, tmp):
                 raise Failure("no socket: " + vm.describe())
 
         time.sleep(1)  # let boot-time work (and the other VMs' start-up) settle
+        host_mem = (avail0 - mem_available_kib()) / n
         match = wisp_guest_ram if kind == "wisp" else qemu_guest_ram
         mem = [smaps_split(vm.proc.pid, match) for vm in vms]
         pss_total = sum(m[0] for m in mem) / n
@@ -343,9 +353,9 @@ def run(kind, n, tmp):
         print("%s N=%d %s_pss_kib_per_vm=%.0f guest_pss_kib_per_vm=%.0f "
               "idle_cpu_pct_per_vm=%.4f %s start_all_ms=%.0f spawn_ms=%.0f "
               "pss_kib_per_vm=%.0f rss_kib_per_vm=%.0f idle_ticks_total=%d idle_ticks_max=%d "
-              "idle_s=%.1f host_busy_pct_of_core=%.1f %s" % (
+              "idle_s=%.1f host_busy_pct_of_core=%.1f host_mem_kib_per_vm=%.0f %s" % (
                   label, n, kind, pss_total - guest, guest, cpu_pct, api, start_ms, spawn_ms,
-                  pss_total, rss_own, sum(ticks), max(ticks), secs, host_pct, extra),
+                  pss_total, rss_own, sum(ticks), max(ticks), secs, host_pct, host_mem, extra),
               flush=True)
     finally:
         for vm in vms:
@@ -369,8 +379,7 @@ def main():
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
     # Guest RAM is only reserved, not touched (a few MiB per VM): ask for 8 MiB a VM (QEMU 48).
-    with open("/proc/meminfo") as f:
-        avail = int(re.search(r"MemAvailable:\s+(\d+)", f.read()).group(1))
+    avail = mem_available_kib()
     want = max([n * 8 * 1024 for n in ns] + [n * 48 * 1024 for n in qemu_ns])
     if avail < want:
         print("density: %d MiB available, the largest run needs about %d MiB" %
