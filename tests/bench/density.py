@@ -16,7 +16,9 @@ the API socket, and waits until every one has printed `IDLE ready`. With all N r
   structures it maps, and its binary's pages, which PSS divides among the N processes that
   share them); means per VM;
 - idle CPU: utime + stime of every process (all threads, /proc/PID/stat) over DENSITY_IDLE_S
-  (10) seconds of idling, as a percentage of one core per VM; also the busiest VM's ticks and
+  (10) seconds of idling, as a percentage of one core per VM; the context switches of all
+  their threads over the same seconds (/proc/PID/task/*/status: every wake-up is one, and
+  clock ticks miss runs shorter than a tick), per VM and second; also the busiest VM's ticks and
   the whole host's busy time over the same seconds (/proc/stat; includes everything else
   running on the host);
 - host memory: the drop of MemAvailable (/proc/meminfo) from before the first start to after
@@ -136,6 +138,19 @@ def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+def context_switches(pid):
+    """Voluntary + involuntary context switches of every live thread: each is a wake-up (a
+    timer, a poll, an event), so an idle VM adds none. Ticks miss short runs; these do not."""
+    n = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                n += sum(int(l.split()[1]) for l in f if "ctxt_switches:" in l)
+        except FileNotFoundError:  # a thread that just ended
+            pass
+    return n
 
 
 def host_busy_ticks():
@@ -322,14 +337,17 @@ def run(kind, n, tmp):
         guest = sum(m[1] for m in mem) / n
         rss_own = sum(m[2] for m in mem) / n  # Rss incl. guest RAM, for reference
 
+        x0 = [context_switches(vm.proc.pid) for vm in vms]
         c0 = [cpu_ticks(vm.proc.pid) for vm in vms]
         h0, w0 = host_busy_ticks(), time.monotonic()
         time.sleep(IDLE_S)
         c1 = [cpu_ticks(vm.proc.pid) for vm in vms]
+        x1 = [context_switches(vm.proc.pid) for vm in vms]
         h1, w1 = host_busy_ticks(), time.monotonic()
         ticks = [b - a for a, b in zip(c0, c1)]
         secs = w1 - w0
         cpu_pct = sum(ticks) / CLK_TCK / secs / n * 100
+        switches = [b - a for a, b in zip(x0, x1)]
         host_pct = (h1 - h0) / CLK_TCK / secs * 100
 
         if kind == "wisp":
@@ -353,9 +371,9 @@ def run(kind, n, tmp):
         print("%s N=%d %s_pss_kib_per_vm=%.0f guest_pss_kib_per_vm=%.0f "
               "idle_cpu_pct_per_vm=%.4f %s start_all_ms=%.0f spawn_ms=%.0f "
               "pss_kib_per_vm=%.0f rss_kib_per_vm=%.0f idle_ticks_total=%d idle_ticks_max=%d "
-              "idle_s=%.1f host_busy_pct_of_core=%.1f host_mem_kib_per_vm=%.0f %s" % (
+              "idle_wakeups_per_vm_s=%.3f idle_wakeups_max=%d idle_s=%.1f host_busy_pct_of_core=%.1f host_mem_kib_per_vm=%.0f %s" % (
                   label, n, kind, pss_total - guest, guest, cpu_pct, api, start_ms, spawn_ms,
-                  pss_total, rss_own, sum(ticks), max(ticks), secs, host_pct, host_mem, extra),
+                  pss_total, rss_own, sum(ticks), max(ticks), sum(switches) / n / secs, max(switches), secs, host_pct, host_mem, extra),
               flush=True)
     finally:
         for vm in vms:

@@ -390,16 +390,18 @@ if BUILD=$BUILD DENSITY_N=$DENSITY_N QEMU_DENSITY_N=$([ "$have_qemu" = 1 ] && ec
 	for n in $DENSITY_N; do
 		d=$(grep "^density N=$n " "$tmp/density.out" | head -n 1 || true)
 		q=$(grep "^density-qemu N=$n " "$tmp/density.out" | head -n 1 || true)
-		q_own=n/a q_guest=n/a q_cpu=n/a q_start=n/a
+		q_own=n/a q_guest=n/a q_cpu=n/a q_wake=n/a q_start=n/a
 		if [ -n "$q" ]; then
 			q_own=$(get qemu_pss_kib_per_vm "$q") q_guest=$(get guest_pss_kib_per_vm "$q")
 			q_cpu=$(get idle_cpu_pct_per_vm "$q") q_start=$(get start_all_ms "$q")
+			q_wake=$(get idle_wakeups_per_vm_s "$q")
 		fi
 		w_own=$(get wisp_pss_kib_per_vm "$d") w_cpu=$(get idle_cpu_pct_per_vm "$d")
 		w_start=$(get start_all_ms "$d")
 		row "density N=$n: VMM's own PSS per VM (KiB)" "$w_own" "$q_own" "$(ratio "$q_own" "$w_own")" "<= 2048"
 		row "density N=$n: guest RAM PSS per VM (KiB)" "$(get guest_pss_kib_per_vm "$d")" "$q_guest" "" ""
 		row "density N=$n: idle CPU per VM (% of a core)" "$w_cpu" "$q_cpu" "" "<= 0.1, ~0"
+		row "density N=$n: idle wake-ups per VM (/s)" "$(get idle_wakeups_per_vm_s "$d")" "$q_wake" "" "0 (no timers)"
 		row "density N=$n: GET / median / p99 (us)" "$(get get_median_us "$d") / $(get get_p99_us "$d")" \
 			"" "" "p99 <= 1000 (N=200)"
 		row "density N=$n: start all -> all idle (ms)" "$w_start" "$q_start" "$(ratio "$q_start" "$w_start")" ""
