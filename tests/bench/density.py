@@ -344,6 +344,10 @@ def run(kind, n, tmp):
         c1 = [cpu_ticks(vm.proc.pid) for vm in vms]
         x1 = [context_switches(vm.proc.pid) for vm in vms]
         h1, w1 = host_busy_ticks(), time.monotonic()
+        gone = [vm for vm in vms if vm.proc.poll() is not None]
+        if gone:
+            raise Failure("%d of %d exited while idle; first: %s (status %s)" % (
+                len(gone), n, gone[0].describe(), gone[0].proc.returncode))
         ticks = [b - a for a, b in zip(c0, c1)]
         secs = w1 - w0
         cpu_pct = sum(ticks) / CLK_TCK / secs / n * 100
@@ -418,7 +422,7 @@ def main():
         elif qemu_ns:
             for n in qemu_ns:
                 run("qemu", n, tmp)
-    except Failure as e:
+    except (Failure, OSError) as e:  # OSError: a socket refused, a /proc file gone
         print("density: FAILED: %s" % e, file=sys.stderr)
         return 1
     finally:
