@@ -182,8 +182,8 @@ def wait_ready(vms, t0):
         for key, _ in sel.select(timeout):
             vm = key.data
             try:
-                chunk = vm.proc.stdout.read()
-            except BlockingIOError:
+                chunk = os.read(vm.proc.stdout.fileno(), 65536)
+            except BlockingIOError:  # a spurious wake-up
                 continue
             if not chunk:  # EOF: the VMM is gone
                 raise Failure("exited before %r: %s (status %s)" % (
@@ -335,7 +335,7 @@ def run(kind, n, tmp):
         mem = [smaps_split(vm.proc.pid, match) for vm in vms]
         pss_total = sum(m[0] for m in mem) / n
         guest = sum(m[1] for m in mem) / n
-        rss_own = sum(m[2] for m in mem) / n  # Rss incl. guest RAM, for reference
+        rss = sum(m[2] for m in mem) / n  # Rss incl. guest RAM, for reference
 
         x0 = [context_switches(vm.proc.pid) for vm in vms]
         c0 = [cpu_ticks(vm.proc.pid) for vm in vms]
@@ -377,7 +377,7 @@ def run(kind, n, tmp):
               "pss_kib_per_vm=%.0f rss_kib_per_vm=%.0f idle_ticks_total=%d idle_ticks_max=%d "
               "idle_wakeups_per_vm_s=%.3f idle_wakeups_max=%d idle_s=%.1f host_busy_pct_of_core=%.1f host_mem_kib_per_vm=%.0f %s" % (
                   label, n, kind, pss_total - guest, guest, cpu_pct, api, start_ms, spawn_ms,
-                  pss_total, rss_own, sum(ticks), max(ticks), sum(switches) / n / secs, max(switches), secs, host_pct, host_mem, extra),
+                  pss_total, rss, sum(ticks), max(ticks), sum(switches) / n / secs, max(switches), secs, host_pct, host_mem, extra),
               flush=True)
     finally:
         for vm in vms:
