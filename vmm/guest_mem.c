@@ -200,6 +200,32 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 	return 0;
 }
 
+int guest_mem_zero(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = guest_mem_ptr(mem, gpa, len);
+	uint64_t head, pages;
+
+	if (!p)
+		return -1;
+	/* Only wisp's own shared memfd may lose pages: punching a snapshot's file (mapped
+	 * MAP_PRIVATE) would change it under every VM restored from it. */
+	if (mem->memfd < 0 || mem->private_file) {
+		memset(p, 0, len);
+		return 0;
+	}
+	head = (GUEST_MEM_PAGE - (uint64_t)(p - mem->base) % GUEST_MEM_PAGE) % GUEST_MEM_PAGE;
+	if (head > len)
+		head = len;
+	pages = (len - head) / GUEST_MEM_PAGE * GUEST_MEM_PAGE;
+	memset(p, 0, head);
+	/* The mapping is the whole file from offset 0, so a host offset is a file offset. */
+	if (pages && fallocate(mem->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                       (off_t)(p + head - mem->base), (off_t)pages) < 0)
+		memset(p + head, 0, pages); /* a kernel without hole punching in shmem */
+	memset(p + head + pages, 0, len - head - pages);
+	return 0;
+}
+
 uint64_t guest_mem_low_end(const struct guest_mem *mem)
 {
 	return mem->slots[0].size;
