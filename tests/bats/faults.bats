@@ -115,6 +115,12 @@ wait_exit() {
 	[ "$WISP_STATUS" -eq 0 ]
 	[ "$(grep -c "console output (stdout) is full" "$D/err")" -eq 1 ]
 	grep -q "bytes of guest output were dropped" "$D/err"
+	# Every dropped byte is in the metrics file, those dropped at exit too (the last line is
+	# written after the console's final drain), and none was counted twice.
+	logged=$(sed -n 's/.*serial: \([0-9]*\) bytes of guest output were dropped.*/\1/p' "$D/err")
+	echo "dropped: $logged logged, $(metric uart missed_write_count) in the file"
+	[ "$(metric uart missed_write_count)" -eq "$logged" ]
+	[ "$(metric uart write_count)" -gt "$logged" ]
 }
 
 # start_blk TEST IMAGE DRIVE-OPTIONS [CMDLINE...]: the guest's TEST on IMAGE in the background,
