@@ -391,8 +391,13 @@ static struct vm *vm_build(const struct vm_config *config, const struct kvm_host
 	else
 		rc = guest_mem_init(&vm->mem, config->mem_size_mib << 20);
 	if (rc < 0) {
-		log_error("guest memory (%llu MiB): %s", (unsigned long long)config->mem_size_mib,
-		          strerror(-rc));
+		/* The RAM is a memfd, so RLIMIT_FSIZE (a jailer's fsize limit) caps it. */
+		log_error("guest memory (%llu MiB): %s%s", (unsigned long long)config->mem_size_mib,
+		          strerror(-rc),
+		          rc == -EFBIG
+		              ? " (the file size limit, RLIMIT_FSIZE, is below the guest's "
+		                "memory size)"
+		              : "");
 		goto fail;
 	}
 	/* Order matters for start-up time: memory slots first, then the irqchip (see

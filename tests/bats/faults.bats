@@ -205,3 +205,34 @@ fault_cycle() {
 		fault_cycle "truncate -s 0 $D/disk.img" "truncate -s 1M $D/disk.img"
 	done
 }
+
+@test "faults: a write past RLIMIT_FSIZE is IOERR for the guest, SIGXFSZ counted, wisp runs on (both engines)" {
+	command -v prlimit >/dev/null || skip "prlimit (util-linux) not installed"
+	truncate -s 64M "$D/disk.img"
+	for io in sync async; do
+		rm -f "$METRICS"
+		# 40 MiB: room for the 32 MiB guest RAM (a memfd, which the limit caps too), not for
+		# the guest's writes at 48 MiB of the disk.
+		run timeout 60 prlimit --fsize=$((40 << 20)) "$WISP" --no-api --kernel "$GUEST" \
+			--mem-mib 32 --metrics-path "$METRICS" --drive "id=rootfs,path=$D/disk.img,root=on,io=$io" \
+			--cmdline "wisp.test=blk-writes wisp.count=8 wisp.ms=0 wisp.arg=98304"
+		echo "$io: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"BLK_WRITES ok=0 ioerr=8"* ]]
+		[[ "$output" == *"TEST blk-writes PASS"* ]]
+		[[ "$output" == *"File too large; the guest gets IOERR"* ]]
+		[ "$(metric block_rootfs execute_fails)" -eq 8 ]
+	done
+	# The sync engine's pwritev raises SIGXFSZ in wisp itself: counted, not fatal.
+	run timeout 60 prlimit --fsize=$((40 << 20)) "$WISP" --no-api --kernel "$GUEST" \
+		--mem-mib 32 --metrics-path "$METRICS" --drive "id=rootfs,path=$D/disk.img,root=on,io=sync" \
+		--cmdline "wisp.test=blk-writes wisp.count=3 wisp.ms=0 wisp.arg=98304"
+	[ "$status" -eq 0 ]
+	[ "$(jq -s '.[-1].signals.sigxfsz' "$METRICS")" -eq 3 ]
+	# A limit below the guest RAM is a clear error at start.
+	run timeout 60 prlimit --fsize=$((16 << 20)) "$WISP" --no-api --kernel "$GUEST" --mem-mib 32 \
+		--cmdline "wisp.test=reset"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"guest memory (32 MiB): File too large (the file size limit, RLIMIT_FSIZE"* ]]
+}
