@@ -326,6 +326,8 @@ if BUILD=$BUILD tests/bench/blk.sh >"$tmp/blk.out" 2>&1; then
 		"$(pick 'randread direct' 'qemu microvm' 1)" "$(pick 'randread direct' wisp 3)% of host" "vs fio --direct=1"
 	row "blk seqread 1 MiB QD8, O_DIRECT (MiB/s)" "$(pick 'seqread direct' wisp 1)" \
 		"$(pick 'seqread direct' 'qemu microvm' 1)" "$(pick 'seqread direct' wisp 3)% of host" "vs fio --direct=1"
+	row "blk seqread 1 MiB QD8, O_DIRECT, huge_pages 2M (MiB/s)" "$(pick 'seqread direct' 'wisp (huge_pages 2M)' 1)" \
+		"$(pick 'seqread direct' 'qemu microvm' 1)" "$(pick 'seqread direct' 'wisp (huge_pages 2M)' 3)% of host" "QEMU: THP"
 	row "host fio --direct=1 randread reference (IOPS)" "$(pick 'randread direct' wisp 2)" "" "" ""
 else
 	indent '  | ' <"$tmp/blk.out" >&2
