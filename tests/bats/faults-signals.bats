@@ -77,10 +77,11 @@ start_counter() {
 
 @test "faults-signals: SIGTERM right after exec, during set-up and boot: exit 0, never a hang, no socket left" {
 	# python3 starts wisp (Popen returns once the exec happened) and signals it 0 to 50 ms
-	# later, 3 rounds of each delay. Within the first ~0.5 ms the signal can land before
-	# main() (the kernel still mapping the binary, libc starting): the default action kills
-	# wisp then (-15), which no program can prevent, and it has created nothing yet. From
-	# main() on, SIGTERM is blocked and read by the event loop: exit 0.
+	# later, 3 rounds of each delay. Within the first ~0.5 ms (ASan: ~5 ms, its start-up) the
+	# signal can land before main() (the kernel still mapping the binary, libc starting): the
+	# default action kills wisp then (-15), which no program can prevent, and it has created
+	# nothing yet (no socket left behind). From main() on, SIGTERM is blocked and read by the
+	# event loop: exit 0, and from 10 ms on nothing else is accepted.
 	command -v python3 >/dev/null || skip "python3 not installed"
 	run python3 - "$WISP" "$GUEST" "$SOCK" <<'EOF'
 import os, signal, subprocess, sys, time
@@ -103,7 +104,7 @@ for rnd in range(3):
             _, err = p.communicate()
             rc = "hang"
         left = os.path.exists(sock)
-        ok = (rc == 0 or (rc == -15 and d < 0.005)) and not left
+        ok = (rc == 0 or (rc == -15 and d < 0.01)) and not left
         print("delay %g ms: %s%s%s" % (d * 1000, rc, " socket left" if left else "",
                                        "" if ok else " BAD"))
         if not ok:
