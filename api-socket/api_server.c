@@ -303,16 +303,21 @@ static void watch_listener(struct api_server *s, bool on)
 		s->accept_paused = !on;
 }
 
-/* accept() failed with err. A pending client we cannot take stays pending, so with a
- * level-triggered listener the next epoll_wait would return at once, forever: free a
- * descriptor (EMFILE, ENFILE) by closing the least recently active connection, or stop
- * watching the listener for a while. True: try accept() again. */
-static bool accept_failed(struct api_server *s, int err)
+/* accept() failed with err; pending: a client is known to wait (epoll reported the listener
+ * readable and nothing was accepted since). A pending client we cannot take stays pending,
+ * so with a level-triggered listener the next epoll_wait would return at once, forever: free
+ * a descriptor (EMFILE, ENFILE) by closing the least recently active connection, or stop
+ * watching the listener for a while. Linux fails accept() with EMFILE before it looks for a
+ * client, so without pending the failure means nothing yet: the next epoll_wait tells.
+ * True: try accept() again. */
+static bool accept_failed(struct api_server *s, int err, bool pending)
 {
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		return false;
 	if (err == EINTR || err == ECONNABORTED)
 		return true;
+	if (!pending)
+		return false;
 	if (!s->logged_nofile) {
 		log_warn("api: cannot accept a client: %s; %s (logged once)", strerror(err),
 		         s->clients ? "closing the least recently active connection"
@@ -327,13 +332,13 @@ static bool accept_failed(struct api_server *s, int err)
 
 static void accept_clients(struct api_server *s)
 {
-	for (;;) {
+	for (bool pending = true;; pending = false) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct api_client *cl;
 		struct epoll_event ev = {.events = EPOLLIN};
 
 		if (fd < 0) {
-			if (accept_failed(s, errno))
+			if (accept_failed(s, errno, pending))
 				continue;
 			return;
 		}

@@ -46,13 +46,16 @@ wait_for() {
 	return 1
 }
 
-# start_wisp [NOFILE]: wisp serving $SOCK, unconfigured; with NOFILE, under that fd limit.
+# start_wisp [NOFILE [OPTIONS...]]: wisp serving $SOCK, unconfigured; with NOFILE, under
+# that fd limit.
 start_wisp() {
+	local nofile=${1:-}
+	shift || true
 	(
-		[ -n "${1:-}" ] && ulimit -n "$1"
+		[ -n "$nofile" ] && ulimit -n "$nofile"
 		# SIGPIPE at its default (a test harness may pass it on ignored): wisp's own
 		# defences are what is under test.
-		exec env --default-signal=PIPE "$WISP" --api-sock "$SOCK"
+		exec env --default-signal=PIPE "$WISP" --api-sock "$SOCK" "$@"
 	) </dev/null >"$D/wisp.out" 2>"$ERR" &
 	WISP_PID=$!
 	wait_for 10 test -S "$SOCK"
@@ -158,4 +161,30 @@ idle_cpu() {
 	idle_cpu
 	cat "$ERR"
 	if grep -q "ERROR: AddressSanitizer\|runtime error" "$ERR"; then return 1; fi
+}
+
+@test "faults-api: out of file descriptors with no connection to close: accept() is retried every 100 ms, no busy loop" {
+	# wisp's own descriptors exactly fill its limit: it cannot accept anyone, and has no
+	# client connection it could close to make room.
+	# RLIMIT_NOFILE bounds descriptor numbers: the limit is one above the highest number wisp
+	# uses (descriptors numbered far above, inherited from the harness, do not count).
+	# --no-seccomp: installing the API thread's filter takes one descriptor for a moment.
+	start_wisp "" --no-seccomp
+	lim=$(($(ls "/proc/$WISP_PID/fd" | awk '$1 < 64' | sort -n | tail -n 1) + 1))
+	kill "$WISP_PID"
+	wait "$WISP_PID" || true
+	start_wisp "$lim" --no-seccomp
+	echo "fd limit $lim; wisp's fds: $(ls "/proc/$WISP_PID/fd" | sort -n | tr '\n' ' ')"
+	[ "$(ls "/proc/$WISP_PID/fd" | awk '$1 < 64' | wc -l)" -eq "$lim" ]
+	# A client waits in the backlog: the listener stays readable.
+	run $ABUSE get "$SOCK"
+	[ "$status" -ne 0 ]
+	idle_cpu
+	wisp_alive
+	cat "$ERR"
+	[ "$(grep -c "api: cannot accept a client: Too many open files; retrying every 100 ms (logged once)" "$ERR")" -eq 1 ]
+	# Still a clean stop.
+	kill -TERM "$WISP_PID"
+	wait "$WISP_PID"
+	WISP_PID=
 }
