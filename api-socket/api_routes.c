@@ -6,6 +6,11 @@
  * resource, parser); a path with no entry is 404, a path whose entries all have other
  * methods is 405 with an Allow header. Messages reuse Firecracker's wording where a client
  * might match on it ("The id from the path does not match the id from the body!").
+ *
+ * Metrics: each route with a metric name counts its requests in Firecracker's
+ * get_api_requests / put_api_requests / patch_api_requests groups ("<name>_count", and for PUT
+ * and PATCH "<name>_fails": answers of 400 and above), and the runtime actions record how long
+ * they took in latencies_us (the last one, in microseconds).
  */
 #include "api-socket/api_routes.h"
 
@@ -17,8 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "vmm/metrics.h"
 #include "vmm/vmm.h"
 
 #define API_ERR_MAX 512
@@ -451,42 +458,119 @@ struct api_route {
 	const char *resource; /* the path without its id segment */
 	bool has_id;          /* /resource/{id} */
 	api_route_fn fn;
+	const char *metric; /* "drive": put_api_requests.drive_count/_fails; NULL: not counted */
 };
 
 static const struct api_route api_routes[] = {
-    {API_METHOD_GET, "/", false, get_info},
-    {API_METHOD_GET, "/version", false, get_version},
-    {API_METHOD_GET, "/vm/config", false, get_vm_config},
-    {API_METHOD_PUT, "/boot-source", false, put_boot_source},
-    {API_METHOD_GET, "/machine-config", false, get_machine},
-    {API_METHOD_PUT, "/machine-config", false, machine},
-    {API_METHOD_PATCH, "/machine-config", false, machine},
-    {API_METHOD_PUT, "/drives", true, drive},
-    {API_METHOD_PATCH, "/drives", true, drive},
-    {API_METHOD_PUT, "/network-interfaces", true, net},
-    {API_METHOD_PATCH, "/network-interfaces", true, net},
-    {API_METHOD_PUT, "/actions", false, put_actions},
-    {API_METHOD_PATCH, "/vm", false, patch_vm},
-    {API_METHOD_PUT, "/logger", false, put_logger},
-    {API_METHOD_PUT, "/metrics", false, put_metrics},
-    {API_METHOD_PUT, "/snapshot/create", false, snapshot_create},
-    {API_METHOD_PUT, "/snapshot/load", false, snapshot_load},
+    {API_METHOD_GET, "/", false, get_info, "instance_info"},
+    {API_METHOD_GET, "/version", false, get_version, "vmm_version"},
+    {API_METHOD_GET, "/vm/config", false, get_vm_config, "vm_config"},
+    {API_METHOD_PUT, "/boot-source", false, put_boot_source, "boot_source"},
+    {API_METHOD_GET, "/machine-config", false, get_machine, "machine_cfg"},
+    {API_METHOD_PUT, "/machine-config", false, machine, "machine_cfg"},
+    {API_METHOD_PATCH, "/machine-config", false, machine, "machine_cfg"},
+    {API_METHOD_PUT, "/drives", true, drive, "drive"},
+    {API_METHOD_PATCH, "/drives", true, drive, "drive"},
+    {API_METHOD_PUT, "/network-interfaces", true, net, "network"},
+    {API_METHOD_PATCH, "/network-interfaces", true, net, "network"},
+    {API_METHOD_PUT, "/actions", false, put_actions, "actions"},
+    {API_METHOD_PATCH, "/vm", false, patch_vm, "vm"},
+    {API_METHOD_PUT, "/logger", false, put_logger, "logger"},
+    {API_METHOD_PUT, "/metrics", false, put_metrics, "metrics"},
+    {API_METHOD_PUT, "/snapshot/create", false, snapshot_create, "snapshot_create"},
+    {API_METHOD_PUT, "/snapshot/load", false, snapshot_load, "snapshot_load"},
     /* Firecracker resources wisp does not implement: a clear 400 for any method. */
-    {ANY_METHOD, "/mmds", false, unsupported},
-    {ANY_METHOD, "/mmds/config", false, unsupported},
-    {ANY_METHOD, "/balloon", false, unsupported},
-    {ANY_METHOD, "/balloon/statistics", false, unsupported},
-    {ANY_METHOD, "/balloon/hinting", true, unsupported}, /* /start, /status, /stop */
-    {ANY_METHOD, "/vsock", false, unsupported},
-    {ANY_METHOD, "/entropy", false, unsupported},
-    {ANY_METHOD, "/cpu-config", false, unsupported},
-    {ANY_METHOD, "/hotplug/memory", false, unsupported},
-    {ANY_METHOD, "/serial", false, unsupported},
-    {ANY_METHOD, "/pmem", true, unsupported},
+    {ANY_METHOD, "/mmds", false, unsupported, NULL},
+    {ANY_METHOD, "/mmds/config", false, unsupported, NULL},
+    {ANY_METHOD, "/balloon", false, unsupported, NULL},
+    {ANY_METHOD, "/balloon/statistics", false, unsupported, NULL},
+    {ANY_METHOD, "/balloon/hinting", true, unsupported, NULL}, /* /start, /status, /stop */
+    {ANY_METHOD, "/vsock", false, unsupported, NULL},
+    {ANY_METHOD, "/entropy", false, unsupported, NULL},
+    {ANY_METHOD, "/cpu-config", false, unsupported, NULL},
+    {ANY_METHOD, "/hotplug/memory", false, unsupported, NULL},
+    {ANY_METHOD, "/serial", false, unsupported, NULL},
+    {ANY_METHOD, "/pmem", true, unsupported, NULL},
 };
 
 #define API_NROUTES  (sizeof(api_routes) / sizeof(api_routes[0]))
 #define API_PATH_MAX 512
+
+/* ---- metrics ---- */
+
+static atomic_ulong route_count[API_NROUTES], route_fails[API_NROUTES];
+
+/* latencies_us: the last successful runtime action of each kind, in microseconds. */
+enum api_latency { LAT_PAUSE, LAT_RESUME, LAT_FULL_SNAPSHOT, LAT_DIFF_SNAPSHOT, LAT_LOAD, LAT_N };
+static atomic_ulong latency_us[LAT_N];
+static const char *const latency_names[LAT_N] = {
+    "pause_vm", "resume_vm", "full_create_snapshot", "diff_create_snapshot", "load_snapshot",
+};
+
+static const char *route_group(const struct api_route *r)
+{
+	switch (r->method) {
+	case API_METHOD_GET:
+		return "get_api_requests";
+	case API_METHOD_PATCH:
+		return "patch_api_requests";
+	default:
+		return "put_api_requests";
+	}
+}
+
+void api_routes_metrics_register(void)
+{
+	char name[64];
+
+	for (size_t i = 0; i < API_NROUTES; i++) {
+		const struct api_route *r = &api_routes[i];
+
+		if (!r->metric)
+			continue;
+		snprintf(name, sizeof(name), "%s_count", r->metric);
+		metrics_register(route_group(r), name, &route_count[i]);
+		/* Firecracker's GET routes have no _fails: a GET fails only before routing. */
+		if (r->method == API_METHOD_GET)
+			continue;
+		snprintf(name, sizeof(name), "%s_fails", r->metric);
+		metrics_register(route_group(r), name, &route_fails[i]);
+	}
+	for (int i = 0; i < LAT_N; i++)
+		metrics_register_value("latencies_us", latency_names[i], &latency_us[i]);
+}
+
+void api_routes_metrics_unregister(void)
+{
+	for (size_t i = 0; i < API_NROUTES; i++) {
+		metrics_unregister(&route_count[i]);
+		metrics_unregister(&route_fails[i]);
+	}
+	for (int i = 0; i < LAT_N; i++)
+		metrics_unregister(&latency_us[i]);
+}
+
+/* One answered request of route index i. */
+static void route_counted(size_t i, int status)
+{
+	atomic_fetch_add(&route_count[i], 1);
+	if (status >= 400)
+		atomic_fetch_add(&route_fails[i], 1);
+}
+
+static long long monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void latency_record(enum api_latency which, long long start_us, int rc)
+{
+	if (rc == 0)
+		atomic_store(&latency_us[which], (unsigned long)(monotonic_us() - start_us));
+}
 
 /*
  * Splits path into resource and id for route r: "/drives/root" -> ("/drives", "root").
@@ -604,8 +688,15 @@ enum api_parse_result api_parse(const struct api_request *req, struct api_action
 		if (!route_matches(r, path, &id))
 			continue;
 		known = true;
-		if (r->method == ANY_METHOD || r->method == (int)req->method)
-			return run_route(r, req, path, id, act, resp);
+		if (r->method == ANY_METHOD || r->method == (int)req->method) {
+			enum api_parse_result res = run_route(r, req, path, id, act, resp);
+
+			if (res == API_PARSE_EXECUTE)
+				act->route = (int)i + 1; /* counted once executed */
+			else
+				route_counted(i, resp->status);
+			return res;
+		}
 	}
 	api_response_error(resp, known ? 405 : 404, "Invalid request method and/or path: %s %s.",
 	                   req->method_name, path);
@@ -813,6 +904,7 @@ static void snapshot_load_exec(struct vmm *vmm, const struct api_vmm_ops *ops,
                                const struct api_snapshot *sn, struct api_response *resp)
 {
 	char err[API_ERR_MAX] = "";
+	long long start_us = monotonic_us();
 
 	if (!ops->snapshot_load) {
 		api_response_error(resp, 400, "snapshots are not available here");
@@ -824,6 +916,7 @@ static void snapshot_load_exec(struct vmm *vmm, const struct api_vmm_ops *ops,
 		                   err[0] ? err : "unknown error");
 		return;
 	}
+	latency_record(LAT_LOAD, start_us, 0);
 	respond_no_content(resp);
 }
 
@@ -834,6 +927,7 @@ static void runtime_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct 
 	char err[API_ERR_MAX] = "";
 	const struct config_drive_update *du = &act->u.drive_update;
 	const struct config_net_update *nu = &act->u.net_update;
+	long long start_us = monotonic_us();
 	int rc = -1;
 
 	switch (act->kind) {
@@ -851,9 +945,11 @@ static void runtime_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct 
 		break;
 	case API_ACT_PAUSE:
 		rc = ops->pause(vmm, err, sizeof(err));
+		latency_record(LAT_PAUSE, start_us, rc);
 		break;
 	case API_ACT_RESUME:
 		rc = ops->resume(vmm, err, sizeof(err));
+		latency_record(LAT_RESUME, start_us, rc);
 		break;
 	case API_ACT_SNAPSHOT_CREATE:
 		rc = ops->snapshot_create
@@ -861,6 +957,8 @@ static void runtime_exec(struct vmm *vmm, const struct api_vmm_ops *ops, struct 
 		                                act->u.snapshot.mem_path, act->u.snapshot.diff, err,
 		                                sizeof(err))
 		         : -1;
+		latency_record(act->u.snapshot.diff ? LAT_DIFF_SNAPSHOT : LAT_FULL_SNAPSHOT,
+		               start_us, rc);
 		break;
 	default:
 		snprintf(err, sizeof(err), "internal error: action %d", (int)act->kind);
@@ -883,6 +981,7 @@ void api_execute(struct vmm *vmm, const struct api_vmm_ops *ops, struct api_acti
                  struct api_response *resp)
 {
 	char err[API_ERR_MAX] = "";
+	int route = act->route;
 
 	memset(resp, 0, sizeof(*resp));
 	if (vmm->state != VMM_NOT_STARTED && pre_boot_action(act->kind)) {
@@ -939,6 +1038,8 @@ void api_execute(struct vmm *vmm, const struct api_vmm_ops *ops, struct api_acti
 		}
 	}
 	api_action_free(act);
+	if (route > 0)
+		route_counted((size_t)route - 1, resp->status);
 }
 
 void api_handle(struct vmm *vmm, const struct api_vmm_ops *ops, const struct api_request *req,

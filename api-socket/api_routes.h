@@ -150,6 +150,7 @@ enum api_action_kind {
 /* A validated request, ready for the event loop. Owns its strings. */
 struct api_action {
 	enum api_action_kind kind;
+	int route; /* api_parse(): 1 + the route's index, for its request counters */
 	union {
 		struct config_boot_source boot_source;
 		struct config_machine machine;
@@ -185,6 +186,11 @@ void api_handle(struct vmm *vmm, const struct api_vmm_ops *ops, const struct api
                 struct api_response *resp);
 
 void api_action_free(struct api_action *act);
+
+/* The per-route request counters (get/put/patch_api_requests) and latencies_us in the metrics
+ * registry: registered while an API server runs. */
+void api_routes_metrics_register(void);
+void api_routes_metrics_unregister(void);
 void api_response_free(struct api_response *resp);
 
 /* Sets *resp to status with {"fault_message": message}. */

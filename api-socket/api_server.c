@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api-socket/api_http.h"
@@ -94,6 +95,8 @@ struct api_server {
 	bool logged_nofile; /* "accept failed" logged */
 	/* metrics, group "api_server" */
 	atomic_ulong requests, client_errors, server_errors, connections;
+	/* Values: from exec (log.c's clock zero) to the socket listening, wall and CPU time. */
+	atomic_ulong startup_us, startup_cpu_us;
 };
 
 static struct api_server api_server = {.listen_fd = -1, .epoll_fd = -1, .stop_fd = -1};
@@ -556,6 +559,31 @@ static void register_metrics(struct api_server *s)
 	metrics_register("api_server", "client_errors", &s->client_errors);
 	metrics_register("api_server", "server_errors", &s->server_errors);
 	metrics_register("api_server", "connections", &s->connections);
+	metrics_register_value("api_server", "process_startup_time_us", &s->startup_us);
+	metrics_register_value("api_server", "process_startup_time_cpu_us", &s->startup_cpu_us);
+	api_routes_metrics_register();
+}
+
+static void unregister_metrics(struct api_server *s)
+{
+	metrics_unregister(&s->requests);
+	metrics_unregister(&s->client_errors);
+	metrics_unregister(&s->server_errors);
+	metrics_unregister(&s->connections);
+	metrics_unregister(&s->startup_us);
+	metrics_unregister(&s->startup_cpu_us);
+	api_routes_metrics_unregister();
+}
+
+/* Firecracker's process_startup_time_us and _cpu_us: how long until the API could answer. */
+static void record_startup_time(struct api_server *s)
+{
+	struct timespec cpu;
+
+	atomic_store(&s->startup_us, (unsigned long)(log_clock_ns() / 1000));
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0)
+		atomic_store(&s->startup_cpu_us,
+		             (unsigned long)(cpu.tv_sec * 1000000LL + cpu.tv_nsec / 1000));
 }
 
 int api_server_start(struct vmm *vmm, const char *socket_path, char *err, size_t errlen)
@@ -588,6 +616,7 @@ int api_server_start(struct vmm *vmm, const char *socket_path, char *err, size_t
 		goto fail_unlink;
 	}
 	pthread_setname_np(s->thread, "wisp-api");
+	record_startup_time(s);
 	register_metrics(s);
 	s->running = true;
 	return 0;
@@ -616,10 +645,7 @@ void api_server_stop(void)
 		log_warn("api: cannot signal the API thread: %s", strerror(errno));
 	pthread_join(s->thread, NULL);
 	close_clients(s);
-	metrics_unregister(&s->requests);
-	metrics_unregister(&s->client_errors);
-	metrics_unregister(&s->server_errors);
-	metrics_unregister(&s->connections);
+	unregister_metrics(s);
 	unlink(s->path);
 	close_fds(s);
 	s->running = false;

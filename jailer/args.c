@@ -286,10 +286,16 @@ static int args_one(int argc, char *const argv[], int *i, struct jailer_args *ar
 	const char *a = argv[*i];
 	const char *v;
 
-	if (!strcmp(a, "--daemonize") || !strcmp(a, "--new-pid-ns")) {
-		bool *flag = a[2] == 'd' ? &args->daemonize : &args->new_pid_ns;
-
-		*flag = true;
+	if (!strcmp(a, "--daemonize")) {
+		args->daemonize = true;
+		return 0;
+	}
+	if (!strcmp(a, "--new-pid-ns")) {
+		args->new_pid_ns = true;
+		return 0;
+	}
+	if (!strcmp(a, "--cleanup-on-exit")) {
+		args->cleanup_on_exit = true;
 		return 0;
 	}
 	for (size_t k = 0; k < ARGS_N_SINGLE; k++) {
@@ -338,5 +344,10 @@ int jailer_args_parse(int argc, char *const argv[], struct jailer_args *args, ch
 	if (args_id(args, err, errlen) || args_ids(args, slots[2], slots[3], err, errlen) ||
 	    args_paths(args, err, errlen) || args_version(args, slots[7], err, errlen))
 		return -1;
+	/* The cleanup runs when wisp exits: a jailer that returned at once would never see it. */
+	if (args->cleanup_on_exit && args->daemonize)
+		return error_set(err, errlen,
+		                 "--cleanup-on-exit waits for wisp: it cannot be combined with "
+		                 "--daemonize (start the jailer in the background instead)");
 	return 0;
 }

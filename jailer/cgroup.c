@@ -454,8 +454,6 @@ static bool cgroup_dir_seen(const struct jailer_args *args, unsigned i)
 
 int jailer_cgroup_apply(const struct jailer_args *args, char *err, size_t errlen)
 {
-	char pid[32];
-
 	for (unsigned i = 0; i < args->n_cgroups; i++)
 		if (!cgroup_dir_seen(args, i) &&
 		    cgroup_create(args, &args->cgroups[i], err, errlen))
@@ -467,6 +465,13 @@ int jailer_cgroup_apply(const struct jailer_args *args, char *err, size_t errlen
 		if (cgroup_write(cg->dir, cg->file, cg->value, err, errlen))
 			return -1;
 	}
+	return 0;
+}
+
+int jailer_cgroup_join(const struct jailer_args *args, char *err, size_t errlen)
+{
+	char pid[32];
+
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	for (unsigned i = 0; i < args->n_cgroups; i++)
 		if (!cgroup_dir_seen(args, i) &&

@@ -289,9 +289,8 @@ int jailer_make_devices(uid_t uid, gid_t gid, char *err, size_t errlen)
 	return 0;
 }
 
-int jailer_write_pid_file(pid_t pid, char *err, size_t errlen)
+int jailer_write_pid_file(const char *path, pid_t pid, char *err, size_t errlen)
 {
-	const char *path = "/" JAILER_PID_FILE;
 	char buf[32];
 	int fd, n;
 

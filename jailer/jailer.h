@@ -13,6 +13,7 @@
  *   fs.c      jail directory, exec-file copy, pid file, pivot_root, device nodes
  *   cgroup.c  finding cgroup mounts, validating and writing --cgroup files, joining
  *   privs.c   environment/fd hygiene, netns, rlimits, daemonizing, dropping privileges
+ *   cleanup.c --cleanup-on-exit: removing the jail directory and the VM's cgroups
  *
  * Every function that can fail returns 0 or -1 and, on -1, leaves a one-line reason naming the
  * object in err (errlen bytes); main() prints it once and exits with code 1. Nothing here
@@ -66,6 +67,7 @@ struct jailer_args {
 	int cgroup_version;        /* 1 (default, as Firecracker) or 2 */
 	bool daemonize;
 	bool new_pid_ns;
+	bool cleanup_on_exit; /* stay as a root parent; remove the jail and cgroups after wisp */
 	unsigned n_cgroups;
 	struct jailer_cgroup cgroups[JAILER_MAX_CGROUPS];
 	unsigned n_rlimits;
@@ -115,8 +117,9 @@ int jailer_copy_exec(const char *exec_file, const char *root, char *err, size_t 
 int jailer_pivot_into(const char *root, char *err, size_t errlen);
 /* Inside the jail: /dev/kvm, /dev/net/tun, /dev/urandom (mode 0600) and / owned by uid:gid. */
 int jailer_make_devices(uid_t uid, gid_t gid, char *err, size_t errlen);
-/* Inside the jail: writes "/wisp.pid" (mode 0644, "PID\n"). */
-int jailer_write_pid_file(pid_t pid, char *err, size_t errlen);
+/* Writes path (mode 0644, "PID\n"), replacing whatever is there without following it:
+ * "/wisp.pid" inside the jail, or <root>/wisp.pid from the host (--cleanup-on-exit). */
+int jailer_write_pid_file(const char *path, pid_t pid, char *err, size_t errlen);
 
 /* --- cgroup.c -------------------------------------------------------------------------- */
 
@@ -129,8 +132,10 @@ int jailer_cgroup_find_mount(const char *mountinfo, int version, const char *con
  * control file of it (before anything is created), and fills cg->dir. */
 int jailer_cgroup_validate(struct jailer_args *args, char *err, size_t errlen);
 /* Creates <mount>/<parent>/<id> in each hierarchy (v2: enabling the controllers on the way;
- * v1 cpuset: inheriting cpus/mems), writes each value, then moves this process in. */
+ * v1 cpuset: inheriting cpus/mems) and writes each value. */
 int jailer_cgroup_apply(const struct jailer_args *args, char *err, size_t errlen);
+/* Moves this process into every <mount>/<parent>/<id> (after jailer_cgroup_apply()). */
+int jailer_cgroup_join(const struct jailer_args *args, char *err, size_t errlen);
 
 /* --- privs.c --------------------------------------------------------------------------- */
 
@@ -148,5 +153,19 @@ int jailer_daemonize(int devnull_fd, char *err, size_t errlen);
 /* setgroups(0), setresgid, setresuid, no-new-privs; then verifies all ids stuck, no
  * capability is left, and setuid(0) fails. */
 int jailer_drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/* --- cleanup.c (--cleanup-on-exit; called on the host, as root, after wisp was reaped) -- */
+
+/* Removes everything inside the directory dirfd without following a symlink or entering
+ * another mount; where names the directory in messages. Removes all it can; 0, or -1 with the
+ * first thing left behind in err. */
+int jailer_remove_tree_contents(int dirfd, const char *where, char *err, size_t errlen);
+/* Removes the jail directory <base>/<exec name>/<id> (root's parent; jail_fd: an fd of that
+ * directory, the lock from jailer_jail_create()) and everything in it. The directories above
+ * stay: every VM shares them. */
+int jailer_cleanup_jail(const char *root, int jail_fd, char *err, size_t errlen);
+/* rmdir of each <mount>/<parent>/<id> (waiting briefly while the kernel still counts a task
+ * that was just reaped); the parent cgroup stays. A missing directory is fine. */
+int jailer_cleanup_cgroups(const struct jailer_args *args, char *err, size_t errlen);
 
 #endif

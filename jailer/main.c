@@ -25,6 +25,7 @@
 static const char jailer_usage[] =
     "usage: wisp-jailer --id ID --exec-file PATH --uid UID --gid GID\n"
     "                   [--chroot-base-dir DIR] [--netns PATH] [--daemonize] [--new-pid-ns]\n"
+    "                   [--cleanup-on-exit]\n"
     "                   [--cgroup-version 1|2] [--parent-cgroup PATH] [--cgroup FILE=VALUE]...\n"
     "                   [--resource-limit fsize=N|no-file=N]... [-- WISP ARGS...]\n";
 
@@ -77,6 +78,7 @@ static void jailer_prepare_host(struct jailer *j)
 	    jailer_copy_exec(a->exec_file, j->root, j->err, sizeof(j->err)) ||
 	    jailer_cgroup_apply(a, j->err, sizeof(j->err)))
 		jailer_die(j->err);
+	/* The cgroups are joined after the fork of jailer_keeper(): the keeper stays outside. */
 	if (a->daemonize) {
 		j->devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (j->devnull_fd < 0)
@@ -113,7 +115,7 @@ static void jailer_parent(struct jailer *j, pid_t child)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (jailer_write_pid_file(child, j->err, sizeof(j->err))) {
+	if (jailer_write_pid_file("/" JAILER_PID_FILE, child, j->err, sizeof(j->err))) {
 		kill(child, SIGKILL);
 		jailer_die(j->err);
 	}
@@ -147,6 +149,89 @@ static void jailer_new_pid_ns(struct jailer *j)
 		jailer_parent(j, child);
 }
 
+/* --cleanup-on-exit: removes the jail directory and the VM's cgroups. 0, or -1 after printing
+ * the first thing it left behind. */
+static int jailer_cleanup(struct jailer *j)
+{
+	int rc = 0;
+
+	if (jailer_cleanup_jail(j->root, j->lock_fd, j->err, sizeof(j->err))) {
+		fprintf(stderr, "wisp-jailer: cleanup: %s\n", j->err);
+		rc = -1;
+	}
+	if (jailer_cleanup_cgroups(&j->args, j->err, sizeof(j->err))) {
+		fprintf(stderr, "wisp-jailer: cleanup: %s\n", j->err);
+		rc = -1;
+	}
+	close(j->lock_fd); /* held until now: no new jailer for this id meets a half-removed jail */
+	return rc;
+}
+
+/* The keeper after a failure of its own: the child goes, the jail goes, exit 1. */
+static void jailer_keeper_die(struct jailer *j, pid_t child, const char *msg)
+{
+	fprintf(stderr, "wisp-jailer: %s\n", msg);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	jailer_cleanup(j);
+	_exit(1);
+}
+
+/* --cleanup-on-exit, on the host before the pivot: forks; the child returns and goes on to
+ * become wisp (PID 1 of a new PID namespace with --new-pid-ns, unshared here so that no
+ * intermediate process is needed). The parent, the keeper, stays root, in the host's
+ * namespaces and outside the VM's cgroups: it writes the pid file, forwards SIGTERM, SIGINT
+ * and SIGHUP, waits for the child, removes the jail and the cgroups, and exits with wisp's
+ * status (128 + signal when killed; 1 when wisp exited 0 but the cleanup left something). */
+static void jailer_keeper(struct jailer *j)
+{
+	struct sigaction sa = {.sa_handler = jailer_forward_signal};
+	char pid_path[PATH_MAX + sizeof(JAILER_PID_FILE) + 1];
+	sigset_t fwd, old;
+	int status, code;
+	pid_t child;
+
+	/* Blocked across the fork: a SIGTERM before the handler exists must not kill the keeper
+	 * (the jail would stay); the child unblocks at once and dies of it as it should. */
+	sigemptyset(&fwd);
+	sigaddset(&fwd, SIGTERM);
+	sigaddset(&fwd, SIGINT);
+	sigaddset(&fwd, SIGHUP);
+	sigprocmask(SIG_BLOCK, &fwd, &old);
+	if (j->args.new_pid_ns && unshare(CLONE_NEWPID))
+		jailer_keeper_die(j, 0, "--new-pid-ns: unshare(CLONE_NEWPID) failed");
+	child = fork();
+	if (child < 0)
+		jailer_keeper_die(j, 0, "--cleanup-on-exit: fork failed");
+	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	jailer_child = child;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (j->devnull_fd >= 0)
+		close(j->devnull_fd);
+	if (j->netns_fd >= 0)
+		close(j->netns_fd);
+	snprintf(pid_path, sizeof(pid_path), "%s/%s", j->root, JAILER_PID_FILE);
+	if (jailer_write_pid_file(pid_path, child, j->err, sizeof(j->err)))
+		jailer_keeper_die(j, child, j->err);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			jailer_keeper_die(j, 0, "waitpid: lost the wisp process");
+	jailer_child = 0; /* reaped: its pid may be reused, a late signal must not reach that */
+	code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+	if (jailer_cleanup(j) && code == 0)
+		code = 1;
+	_exit(code);
+}
+
 /* Steps 7-10: limits, session, identity, pid file, exec. Does not return. */
 static void jailer_exec(struct jailer *j)
 {
@@ -168,7 +253,10 @@ static void jailer_exec(struct jailer *j)
 		jailer_die(j->err);
 	if (jailer_drop_privileges(a->uid, a->gid, j->err, sizeof(j->err)))
 		jailer_die(j->err);
-	if (!a->new_pid_ns && jailer_write_pid_file(getpid(), j->err, sizeof(j->err)))
+	/* With --new-pid-ns or --cleanup-on-exit the parent wrote it (the pid as the host sees
+	 * it). */
+	if (!a->new_pid_ns && !a->cleanup_on_exit &&
+	    jailer_write_pid_file("/" JAILER_PID_FILE, getpid(), j->err, sizeof(j->err)))
 		jailer_die(j->err);
 	execve(path, argv, envp);
 	fprintf(stderr, "wisp-jailer: exec %s: %s\n", path, strerror(errno));
@@ -191,9 +279,13 @@ int main(int argc, char **argv)
 	}
 	jailer_validate(&j);
 	jailer_prepare_host(&j);
+	if (j.args.cleanup_on_exit)
+		jailer_keeper(&j);
+	if (jailer_cgroup_join(&j.args, j.err, sizeof(j.err)))
+		jailer_die(j.err);
 	jailer_enter(&j);
-	if (j.args.new_pid_ns)
-		jailer_new_pid_ns(&j);
+	if (j.args.new_pid_ns && !j.args.cleanup_on_exit)
+		jailer_new_pid_ns(&j); /* the keeper already made the child PID 1 */
 	jailer_exec(&j);
 	return 1;
 }

@@ -60,6 +60,9 @@ struct blk_stats {
 	atomic_ulong rate_limiter_throttled_events;
 	atomic_ulong update_count;
 	atomic_ulong update_fails;
+	atomic_ulong queue_event_count; /* queue notifications from the guest */
+	atomic_ulong no_avail_buffer;   /* a notification that found no request */
+	atomic_ulong activate_fails;    /* DRIVER_OK refused (no queue) */
 };
 
 struct blk_dev {
@@ -363,12 +366,13 @@ static bool admit(struct blk_dev *b, struct blk_request *r)
 
 /* Pops and starts requests until the ring is empty, the queue's worth of requests is in
  * flight (completions resume us) or the rate limiter blocks (its timer resumes us). */
-static void process_queue(struct blk_dev *b)
+static unsigned process_queue(struct blk_dev *b)
 {
 	struct virtq *q = blk_queue(b);
+	unsigned popped = 0;
 
 	if (!b->active)
-		return;
+		return 0;
 	if (b->throttled) {
 		struct blk_request *r = b->throttled;
 
@@ -388,6 +392,7 @@ static void process_queue(struct blk_dev *b)
 			virtio_mmio_needs_reset(b->t);
 			break;
 		}
+		popped++;
 		r = parse(b, &b->chain);
 		if (r && !admit(b, r))
 			break;
@@ -395,6 +400,7 @@ static void process_queue(struct blk_dev *b)
 out:
 	b->io->ops->flush(b->io);
 	virtio_mmio_signal_used(b->t, 0);
+	return popped;
 }
 
 /* Waits for everything in flight, dropping completions, and forgets the parked request. */
@@ -441,6 +447,7 @@ static int blk_activate(void *dev, uint64_t features)
 	if (!virtq_ready(blk_queue(b))) {
 		/* guest-triggered: a metric and a debug line, no log flooding */
 		log_debug("drive %s: driver started the device without its queue", b->id);
+		count(&b->stats.activate_fails, 1);
 		return -1;
 	}
 	b->active = true;
@@ -449,8 +456,13 @@ static int blk_activate(void *dev, uint64_t features)
 
 static void blk_queue_notify(void *dev, unsigned qidx)
 {
+	struct blk_dev *b = dev;
+	bool may_pop = b->active && !b->throttled && b->io->inflight < blk_queue(b)->size;
+
+	count(&b->stats.queue_event_count, 1);
+	if (process_queue(b) == 0 && may_pop)
+		count(&b->stats.no_avail_buffer, 1);
 	(void)qidx;
-	process_queue(dev);
 }
 
 static void blk_reset(void *dev)
@@ -745,6 +757,9 @@ static void register_metrics(struct blk_dev *b)
 	    {"rate_limiter_throttled_events", &b->stats.rate_limiter_throttled_events},
 	    {"update_count", &b->stats.update_count},
 	    {"update_fails", &b->stats.update_fails},
+	    {"queue_event_count", &b->stats.queue_event_count},
+	    {"no_avail_buffer", &b->stats.no_avail_buffer},
+	    {"activate_fails", &b->stats.activate_fails},
 	};
 
 	snprintf(b->metrics_group, sizeof(b->metrics_group), "block_%s", b->id);

@@ -8,6 +8,7 @@
  *   blk_uring.c  Async: io_uring (liburing) with the file registered as fixed file 0 and an
  *                eventfd registered for completions; many requests in flight; a short
  *                read/write is resubmitted for the remainder.
+ * and blk_io.c, what both share: iovec advance, the O_DIRECT routing.
  *
  * Completion: the engine calls io->complete(req, err) exactly once per submitted request,
  * with err 0 (all req->len bytes moved, or the flush done) or -errno. A read that hits end

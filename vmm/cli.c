@@ -24,6 +24,7 @@ static const char usage_text[] =
     "  --mem-mib N            guest RAM in MiB (default 128)\n"
     "  --vcpus N              vCPUs, 1 to 32 (default 1)\n"
     "  --smt                  two threads per core in the CPUID topology\n"
+    "  --huge-pages None|2M   guest RAM on 2 MiB hugetlbfs pages (vm.nr_hugepages)\n"
     "  --no-acpi              no ACPI tables: MP table only, virtio-mmio devices on the command\n"
     "                         line (virtio_mmio.device=) for kernels without ACPI\n"
     "  --drive SPEC           "
@@ -54,6 +55,7 @@ enum {
 	OPT_MEM,
 	OPT_VCPUS,
 	OPT_SMT,
+	OPT_HUGE_PAGES,
 	OPT_NO_ACPI,
 	OPT_DRIVE,
 	OPT_NET,
@@ -79,6 +81,7 @@ static const struct option long_options[] = {
     {"mem-mib", required_argument, NULL, OPT_MEM},
     {"vcpus", required_argument, NULL, OPT_VCPUS},
     {"smt", no_argument, NULL, OPT_SMT},
+    {"huge-pages", required_argument, NULL, OPT_HUGE_PAGES},
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"drive", required_argument, NULL, OPT_DRIVE},
     {"net", required_argument, NULL, OPT_NET},
@@ -350,6 +353,15 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, struct vm_config 
 			break;
 		case OPT_SMT:
 			cfg->smt = true;
+			break;
+		case OPT_HUGE_PAGES:
+			if (strcmp(optarg, "None") && strcmp(optarg, "2M")) {
+				fprintf(stderr,
+				        "wisp: error: --huge-pages: '%s' is not None or 2M\n",
+				        optarg);
+				rc = -1;
+			}
+			cfg->huge_pages = !strcmp(optarg, "2M");
 			break;
 		case OPT_NO_ACPI:
 			cfg->no_acpi = true;

@@ -136,6 +136,13 @@ static int check_machine(const struct vm_config *cfg, char *err, size_t errlen)
 		    "machine-config.vcpu_count: must be 1 or an even number when smt is "
 		    "enabled (got %u)",
 		    cfg->vcpu_count);
+	/* Whole 2 MiB pages, as Firecracker requires. */
+	if (cfg->huge_pages && cfg->mem_size_mib % 2)
+		return error_set(
+		    err, errlen,
+		    "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages "
+		    "\"2M\" (got %llu)",
+		    (unsigned long long)cfg->mem_size_mib);
 	/* Beyond LLONG_MAX (only a C caller can set that) the value is out of range anyway. */
 	return config_check_mem_size_mib(
 	    cfg->mem_size_mib > LLONG_MAX ? LLONG_MAX : (long long)cfg->mem_size_mib, err, errlen);

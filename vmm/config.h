@@ -80,6 +80,9 @@ struct vm_config {
 	uint64_t mem_size_mib;
 	bool smt;
 	bool track_dirty_pages;
+	/* huge_pages "2M": guest RAM on 2 MiB hugetlbfs pages (a memfd with MFD_HUGETLB), from the
+	 * host's pool (vm.nr_hugepages); false: "None", 4 KiB pages allocated on touch. */
+	bool huge_pages;
 	/* --no-acpi (wisp extension, command line only): no ACPI tables; virtio-mmio devices are
 	 * then announced on the kernel command line (virtio_mmio.device=) instead of the DSDT. */
 	bool no_acpi;

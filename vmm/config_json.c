@@ -300,22 +300,32 @@ int config_json_parse_machine(const json_t *obj, const char *where, bool partial
 	             errlen) < 0)
 		return -1;
 	out->present |= have ? CONFIG_MACHINE_TRACK_DIRTY_PAGES : 0;
-	/* Firecracker's CPU templates and huge pages: only their "off" value is accepted. */
-	for (int i = 0; i < 2; i++) {
-		const char *key = i ? "huge_pages" : "cpu_template";
-
-		if (get_string(obj, where, key, false, &tmpl, err, errlen) < 0)
-			return -1;
-		if (tmpl && strcmp(tmpl, "None")) {
-			error_set(err, errlen,
-			          "%s.%s: \"%s\" is not supported by wisp (only \"None\")", where,
-			          key, tmpl);
+	/* Firecracker's huge pages: "None" or "2M" (hugetlbfs). */
+	if (get_string(obj, where, "huge_pages", false, &tmpl, err, errlen) < 0)
+		return -1;
+	if (tmpl) {
+		if (strcmp(tmpl, "None") && strcmp(tmpl, "2M")) {
+			error_set(err, errlen, "%s.huge_pages: \"%s\" is not \"None\" or \"2M\"",
+			          where, tmpl);
 			free(tmpl);
 			return -1;
 		}
+		out->huge_pages = !strcmp(tmpl, "2M");
+		out->present |= CONFIG_MACHINE_HUGE_PAGES;
 		free(tmpl);
 		tmpl = NULL;
 	}
+	/* Firecracker's CPU templates: only their "off" value is accepted. */
+	if (get_string(obj, where, "cpu_template", false, &tmpl, err, errlen) < 0)
+		return -1;
+	if (tmpl && strcmp(tmpl, "None")) {
+		error_set(err, errlen,
+		          "%s.cpu_template: \"%s\" is not supported by wisp (only \"None\")", where,
+		          tmpl);
+		free(tmpl);
+		return -1;
+	}
+	free(tmpl);
 	return 0;
 }
 
@@ -622,7 +632,7 @@ int config_apply_machine(struct vm_config *cfg, const struct config_machine *m, 
 {
 	unsigned vcpus = cfg->vcpu_count;
 	uint64_t mem = cfg->mem_size_mib;
-	bool smt = cfg->smt, dirty = cfg->track_dirty_pages;
+	bool smt = cfg->smt, dirty = cfg->track_dirty_pages, huge = cfg->huge_pages;
 
 	if (m->present & CONFIG_MACHINE_VCPU_COUNT)
 		cfg->vcpu_count = m->vcpu_count;
@@ -632,11 +642,14 @@ int config_apply_machine(struct vm_config *cfg, const struct config_machine *m, 
 		cfg->smt = m->smt; /* false when absent from a PUT */
 	if (put || (m->present & CONFIG_MACHINE_TRACK_DIRTY_PAGES))
 		cfg->track_dirty_pages = m->track_dirty_pages;
+	if (put || (m->present & CONFIG_MACHINE_HUGE_PAGES))
+		cfg->huge_pages = m->huge_pages;
 	if (config_validate(cfg, err, errlen) < 0) {
 		cfg->vcpu_count = vcpus;
 		cfg->mem_size_mib = mem;
 		cfg->smt = smt;
 		cfg->track_dirty_pages = dirty;
+		cfg->huge_pages = huge;
 		return -1;
 	}
 	return 0;
@@ -869,6 +882,7 @@ static int parse_sections(struct vm_config *cfg, const json_t *root, char *err, 
 		cfg->mem_size_mib = m.mem_size_mib;
 		cfg->smt = m.smt;
 		cfg->track_dirty_pages = m.track_dirty_pages;
+		cfg->huge_pages = m.huge_pages;
 	}
 	if (parse_drives(cfg, root, err, errlen) < 0 || parse_nets(cfg, root, err, errlen) < 0)
 		return -1;
@@ -1004,9 +1018,10 @@ static json_t *net_to_json(const struct net_config *n)
 
 json_t *config_json_machine_to_json(const struct vm_config *cfg)
 {
-	return json_pack("{s:I,s:I,s:b,s:b}", "vcpu_count", (json_int_t)cfg->vcpu_count,
+	return json_pack("{s:I,s:I,s:b,s:b,s:s}", "vcpu_count", (json_int_t)cfg->vcpu_count,
 	                 "mem_size_mib", (json_int_t)cfg->mem_size_mib, "smt", (int)cfg->smt,
-	                 "track_dirty_pages", (int)cfg->track_dirty_pages);
+	                 "track_dirty_pages", (int)cfg->track_dirty_pages, "huge_pages",
+	                 cfg->huge_pages ? "2M" : "None");
 }
 
 static json_t *boot_source_to_json(const struct vm_config *cfg)

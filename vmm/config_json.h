@@ -78,6 +78,7 @@ struct config_boot_source {
 #define CONFIG_MACHINE_MEM_SIZE_MIB      (1u << 1)
 #define CONFIG_MACHINE_SMT               (1u << 2)
 #define CONFIG_MACHINE_TRACK_DIRTY_PAGES (1u << 3)
+#define CONFIG_MACHINE_HUGE_PAGES        (1u << 4)
 
 /* PUT / PATCH /machine-config. */
 struct config_machine {
@@ -86,6 +87,7 @@ struct config_machine {
 	uint64_t mem_size_mib;
 	bool smt;
 	bool track_dirty_pages;
+	bool huge_pages; /* "2M" */
 };
 
 /* PATCH /drives/{id}: a new backing file and/or rate limiter for a running VM. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm-generic/hugetlb_encode.h> /* MFD_HUGE_2MB without linux/memfd.h, which clashes with sys/mman.h */
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -32,31 +33,47 @@ static void layout_slots(struct guest_mem *mem, uint8_t *base, uint64_t size)
 	}
 }
 
-int guest_mem_init(struct guest_mem *mem, uint64_t size)
+static int guest_mem_init_memfd(struct guest_mem *mem, uint64_t size, bool huge)
 {
 	int fd, err;
 	void *base;
 
 	/* RAM above the hole ends at LAYOUT_HIGH_RAM + size - LAYOUT_MMIO_HOLE; keep it below the
 	 * GPA limit. config_validate() enforces the same bound with a message. */
-	if (size == 0 || size > LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM + LAYOUT_MMIO_HOLE)
+	if (size == 0 || size > LAYOUT_GPA_LIMIT - LAYOUT_HIGH_RAM + LAYOUT_MMIO_HOLE ||
+	    (huge && size % GUEST_MEM_HUGE_PAGE))
 		return -EINVAL;
-	fd = memfd_create("wisp-guest-ram", MFD_CLOEXEC);
+	fd = memfd_create("wisp-guest-ram",
+	                  MFD_CLOEXEC | (huge ? MFD_HUGETLB | HUGETLB_FLAG_ENCODE_2MB : 0));
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) < 0)
 		goto fail;
-	/* MAP_NORESERVE: pages are allocated on first touch by the guest, not up front. */
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	/* MAP_NORESERVE: pages are allocated on first touch by the guest, not up front. Huge
+	 * pages are reserved from the pool at mmap instead (no MAP_NORESERVE), so a pool too
+	 * small fails here with ENOMEM rather than with a SIGBUS when the guest touches RAM. */
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (huge ? 0 : MAP_NORESERVE), fd,
+	            0);
 	if (base == MAP_FAILED)
 		goto fail;
 	layout_slots(mem, base, size);
 	mem->memfd = fd;
+	mem->huge = huge;
 	return 0;
 fail:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+int guest_mem_init(struct guest_mem *mem, uint64_t size)
+{
+	return guest_mem_init_memfd(mem, size, false);
+}
+
+int guest_mem_init_huge(struct guest_mem *mem, uint64_t size)
+{
+	return guest_mem_init_memfd(mem, size, true);
 }
 
 int guest_mem_init_file(struct guest_mem *mem, int fd, uint64_t size)
@@ -197,6 +214,34 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 	if (!p)
 		return -1;
 	memcpy(p, src, len);
+	return 0;
+}
+
+int guest_mem_zero(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = guest_mem_ptr(mem, gpa, len);
+	uint64_t head, pages, page;
+
+	if (!p)
+		return -1;
+	/* Only wisp's own shared memfd may lose pages: punching a snapshot's file (mapped
+	 * MAP_PRIVATE) would change it under every VM restored from it. */
+	if (mem->memfd < 0 || mem->private_file) {
+		memset(p, 0, len);
+		return 0;
+	}
+	/* hugetlbfs punches whole huge pages only (and leaves a partial one as it was). */
+	page = mem->huge ? GUEST_MEM_HUGE_PAGE : GUEST_MEM_PAGE;
+	head = (page - (uint64_t)(p - mem->base) % page) % page;
+	if (head > len)
+		head = len;
+	pages = (len - head) / page * page;
+	memset(p, 0, head);
+	/* The mapping is the whole file from offset 0, so a host offset is a file offset. */
+	if (pages && fallocate(mem->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                       (off_t)(p + head - mem->base), (off_t)pages) < 0)
+		memset(p + head, 0, pages); /* a kernel without hole punching in shmem */
+	memset(p + head + pages, 0, len - head - pages);
 	return 0;
 }
 

@@ -10,9 +10,11 @@
 #include "vmm/cli.h"
 #include "vmm/config_json.h"
 #include "vmm/legacy/console.h"
+#include "vmm/legacy/serial.h"
 #include "vmm/evloop.h"
 #include "vmm/log.h"
 #include "vmm/metrics.h"
+#include "vmm/signals.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "vmm/vmm.h"
@@ -41,6 +43,8 @@ static void on_signal(void *opaque, uint32_t events)
 	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	log_info("signal %u: stopping", si.ssi_signo);
+	if (si.ssi_signo == SIGHUP)
+		signals_count_sighup();
 	if (w->vmm->vm)
 		vm_request_stop(w->vmm->vm, 0);
 	else
@@ -61,8 +65,7 @@ static int setup_signals(struct signal_watch *w)
 	sigset_t set;
 
 	/* Blocked in every thread (all threads are created after this; main() blocked them
-	 * already on entry) and read through a signalfd by the event loop. SIGPIPE: a closed
-	 * API client or console is an EPIPE. */
+	 * already on entry) and read through a signalfd by the event loop. */
 	stop_signals(&set);
 	/* A shell starts background jobs with SIGINT ignored; an ignored signal is not queued
 	 * once unblocked elsewhere, so take the defaults back before blocking them. */
@@ -71,7 +74,8 @@ static int setup_signals(struct signal_watch *w)
 	signal(SIGHUP, SIG_DFL);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
-	signal(SIGPIPE, SIG_IGN);
+	if (signals_install() < 0) /* SIGPIPE and the rest: counted, see signals.h */
+		return -1;
 	w->fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (w->fd < 0)
 		return -1;
@@ -169,8 +173,11 @@ out_api:
 		vm_request_stop(vmm.vm, code);
 		code = atomic_load(&vmm.vm->exit_code);
 	}
-	/* The last metrics line, while the API server and the devices still have their counters
-	 * registered and nothing counts any more. */
+	/* The console's last output first, so what it drops is counted in the last metrics line,
+	 * written while the API server and the devices still have their counters registered and
+	 * nothing counts any more. */
+	if (vmm.vm)
+		serial_drain_console(vmm.vm);
 	metrics_detach();
 	if (api_path)
 		api_server_stop();

@@ -194,6 +194,81 @@ int metrics_flush(void)
 	return (int)n;
 }
 
+/* ---- the last line of a dying process (async-signal-safe) ---- */
+
+static size_t sig_append(char *buf, size_t len, size_t cap, const char *text)
+{
+	while (*text && len < cap)
+		buf[len++] = *text++;
+	return len;
+}
+
+static size_t sig_append_uint(char *buf, size_t len, size_t cap, unsigned long long v)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && len < cap)
+		buf[len++] = digits[--n];
+	return len;
+}
+
+/*
+ * The same line as metrics_flush() renders, built without malloc or locks: the thread that
+ * died may hold metrics_lock, and the process is about to end, so the table is read as it is
+ * (a registration racing with this shows or misses one counter). Group and field names are
+ * drive and interface ids, whose characters need no JSON escaping (config.c checks them).
+ */
+void metrics_flush_from_signal(void)
+{
+	static char buf[32768];
+	size_t len = 0, cap = sizeof(buf) - 2;
+	int fd = metrics_fd;
+
+	if (fd < 0)
+		return;
+	len = sig_append(buf, len, cap, "{\"utc_timestamp_ms\":");
+	len = sig_append_uint(buf, len, cap, utc_ms());
+	for (int g = 0; g < METRICS_MAX; g++) {
+		const struct metric *first = &metrics_table[g];
+		bool seen = false, comma = false;
+
+		if (!first->counter)
+			continue;
+		for (int e = 0; e < g && !seen; e++)
+			seen = metrics_table[e].counter &&
+			       !strcmp(metrics_table[e].group, first->group);
+		if (seen)
+			continue; /* the group was written with its first counter */
+		len = sig_append(buf, len, cap, ",\"");
+		len = sig_append(buf, len, cap, first->group);
+		len = sig_append(buf, len, cap, "\":{");
+		for (int i = g; i < METRICS_MAX; i++) {
+			const struct metric *m = &metrics_table[i];
+			unsigned long now;
+
+			if (!m->counter || strcmp(m->group, first->group))
+				continue;
+			now = atomic_load(m->counter);
+			len = sig_append(buf, len, cap, comma ? ",\"" : "\"");
+			len = sig_append(buf, len, cap, m->name);
+			len = sig_append(buf, len, cap, "\":");
+			len = sig_append_uint(buf, len, cap, m->is_value ? now : now - m->reported);
+			comma = true;
+		}
+		len = sig_append(buf, len, cap, "}");
+	}
+	buf[len++] = '}';
+	buf[len++] = '\n';
+	if (write(fd, buf, len) < 0) {
+		/* nothing left to tell it to */
+	}
+}
+
 static void on_metrics_timer(void *opaque, uint32_t events)
 {
 	uint64_t expirations;

@@ -37,6 +37,8 @@ void metrics_detach(void);
 /* Appends one JSON object {"utc_timestamp_ms":..., group: {name: value}} to the metrics file.
  * 0, or -1 when no path is set or the write failed. */
 int metrics_flush(void);
+/* The same line from a signal handler of a dying process: no locks, no malloc. */
+void metrics_flush_from_signal(void);
 /* What the next flush would write, without consuming the changes: a malloc'd JSON string. */
 char *metrics_to_json(void);
 

@@ -16,6 +16,7 @@
  * creation with clone3 and so on happen before and are absent on purpose.
  */
 #include "vmm/seccomp.h"
+#include "vmm/signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -381,6 +382,7 @@ static void seccomp_sigsys(int sig, siginfo_t *si, void *uctx)
 	if (write(STDERR_FILENO, buf, len) < 0) {
 		/* stderr is gone: the exit code still says it. */
 	}
+	signals_seccomp_fault(); /* counted, and the last metrics line written */
 	/* The raw syscall: a sanitizer runtime intercepts _exit() and would make more calls. */
 	syscall(SYS_exit_group, SECCOMP_EXIT_BAD_SYSCALL);
 }

@@ -388,11 +388,21 @@ static struct vm *vm_build(const struct vm_config *config, const struct kvm_host
 		rc = guest_mem_init_uffd(&vm->mem, config->mem_size_mib << 20);
 	else if (mem_fd >= 0)
 		rc = guest_mem_init_file(&vm->mem, mem_fd, config->mem_size_mib << 20);
+	else if (config->huge_pages)
+		rc = guest_mem_init_huge(&vm->mem, config->mem_size_mib << 20);
 	else
 		rc = guest_mem_init(&vm->mem, config->mem_size_mib << 20);
 	if (rc < 0) {
-		log_error("guest memory (%llu MiB): %s", (unsigned long long)config->mem_size_mib,
-		          strerror(-rc));
+		/* The RAM is a memfd, so RLIMIT_FSIZE (a jailer's fsize limit) caps it. */
+		log_error("guest memory (%llu MiB): %s%s", (unsigned long long)config->mem_size_mib,
+		          strerror(-rc),
+		          rc == -EFBIG
+		              ? " (the file size limit, RLIMIT_FSIZE, is below the guest's "
+		                "memory size)"
+		          : rc == -ENOMEM && config->huge_pages
+		              ? " (huge_pages \"2M\": the host's pool of 2 MiB pages is too small; "
+		                "see HugePages_Free in /proc/meminfo and vm.nr_hugepages)"
+		              : "");
 		goto fail;
 	}
 	/* Order matters for start-up time: memory slots first, then the irqchip (see

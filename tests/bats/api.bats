@@ -109,7 +109,7 @@ EOF
 	[ "$(api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$DIR/r.img\", \"is_root_device\": true, \"is_read_only\": false}")" = "204 " ]
 	[ "$(api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02"}')" = "204 " ]
 	run api GET /machine-config
-	[ "$output" = '200 {"vcpu_count":2,"mem_size_mib":512,"smt":false,"track_dirty_pages":false}' ]
+	[ "$output" = '200 {"vcpu_count":2,"mem_size_mib":512,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}' ]
 	run api GET /vm/config
 	[[ "$output" == 200* ]]
 	[[ "$output" == *"\"kernel_image_path\":\"$DIR/k\""* ]]
@@ -129,7 +129,7 @@ EOF
 	expect_fault PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": -1}' 400 'machine-config.mem_size_mib: must be between 1 and 8387584 (got -1)'
 	expect_fault PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 1000000000000}' 400 'machine-config.mem_size_mib: must be between 1 and 8387584 (got 1000000000000)'
 	expect_fault PATCH /machine-config '{"mem_size_mib": 1000000000000}' 400 'machine-config.mem_size_mib: must be between 1 and 8387584 (got 1000000000000)'
-	[ "$(api GET /machine-config)" = '200 {"vcpu_count":1,"mem_size_mib":128,"smt":false,"track_dirty_pages":false}' ]
+	[ "$(api GET /machine-config)" = '200 {"vcpu_count":1,"mem_size_mib":128,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}' ]
 	expect_fault PUT /machine-config '{"vcpu_count": 2' 400 'machine-config: invalid JSON'
 	expect_fault PUT /boot-source '{}' 400 'boot-source.kernel_image_path: missing required field'
 	expect_fault PUT /drives/a '{"drive_id": "b", "path_on_host": "/r", "is_root_device": true, "is_read_only": false}' 400 'The id from the path does not match the id from the body!'

@@ -115,6 +115,12 @@ wait_exit() {
 	[ "$WISP_STATUS" -eq 0 ]
 	[ "$(grep -c "console output (stdout) is full" "$D/err")" -eq 1 ]
 	grep -q "bytes of guest output were dropped" "$D/err"
+	# Every dropped byte is in the metrics file, those dropped at exit too (the last line is
+	# written after the console's final drain), and none was counted twice.
+	logged=$(sed -n 's/.*serial: \([0-9]*\) bytes of guest output were dropped.*/\1/p' "$D/err")
+	echo "dropped: $logged logged, $(metric uart missed_write_count) in the file"
+	[ "$(metric uart missed_write_count)" -eq "$logged" ]
+	[ "$(metric uart write_count)" -gt "$logged" ]
 }
 
 # start_blk TEST IMAGE DRIVE-OPTIONS [CMDLINE...]: the guest's TEST on IMAGE in the background,
@@ -198,4 +204,35 @@ fault_cycle() {
 		start_blk blk-reads "$D/disk.img" ",io=$io" wisp.count=1000 wisp.ms=10
 		fault_cycle "truncate -s 0 $D/disk.img" "truncate -s 1M $D/disk.img"
 	done
+}
+
+@test "faults: a write past RLIMIT_FSIZE is IOERR for the guest, SIGXFSZ counted, wisp runs on (both engines)" {
+	command -v prlimit >/dev/null || skip "prlimit (util-linux) not installed"
+	truncate -s 64M "$D/disk.img"
+	for io in sync async; do
+		rm -f "$METRICS"
+		# 40 MiB: room for the 32 MiB guest RAM (a memfd, which the limit caps too), not for
+		# the guest's writes at 48 MiB of the disk.
+		run timeout 60 prlimit --fsize=$((40 << 20)) "$WISP" --no-api --kernel "$GUEST" \
+			--mem-mib 32 --metrics-path "$METRICS" --drive "id=rootfs,path=$D/disk.img,root=on,io=$io" \
+			--cmdline "wisp.test=blk-writes wisp.count=8 wisp.ms=0 wisp.arg=98304"
+		echo "$io: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"BLK_WRITES ok=0 ioerr=8"* ]]
+		[[ "$output" == *"TEST blk-writes PASS"* ]]
+		[[ "$output" == *"File too large; the guest gets IOERR"* ]]
+		[ "$(metric block_rootfs execute_fails)" -eq 8 ]
+	done
+	# The sync engine's pwritev raises SIGXFSZ in wisp itself: counted, not fatal.
+	run timeout 60 prlimit --fsize=$((40 << 20)) "$WISP" --no-api --kernel "$GUEST" \
+		--mem-mib 32 --metrics-path "$METRICS" --drive "id=rootfs,path=$D/disk.img,root=on,io=sync" \
+		--cmdline "wisp.test=blk-writes wisp.count=3 wisp.ms=0 wisp.arg=98304"
+	[ "$status" -eq 0 ]
+	[ "$(jq -s '.[-1].signals.sigxfsz' "$METRICS")" -eq 3 ]
+	# A limit below the guest RAM is a clear error at start.
+	run timeout 60 prlimit --fsize=$((16 << 20)) "$WISP" --no-api --kernel "$GUEST" --mem-mib 32 \
+		--cmdline "wisp.test=reset"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"guest memory (32 MiB): File too large (the file size limit, RLIMIT_FSIZE"* ]]
 }

@@ -352,6 +352,92 @@ start_jailed() {
 	[[ "$output" == *"jail-probe: pid: 1"* ]]
 }
 
+# ---- --cleanup-on-exit ----
+
+# Nothing of the VM is left: no jail directory, no cgroup; the shared parents stay.
+jail_gone() {
+	[ ! -e "$BASE/jail-probe/$ID" ] || { find "$BASE/jail-probe/$ID"; return 1; }
+	[ -d "$BASE/jail-probe" ]
+	[ -z "${CG_DIR:-}" ] || [ ! -e "$CG_DIR/$PARENT/$ID" ] || { echo "cgroup left"; return 1; }
+}
+
+@test "jailer: --cleanup-on-exit removes the jail and the cgroup after wisp exits, status 0" {
+	need_root
+	pick_cgroup
+	mkdir -p "$ROOT"
+	echo kernel >"$ROOT/vmlinux.bin" # an operator's file: the jail's, it goes too
+	echo precious >"$BASE/victim"
+	ln "$BASE/victim" "$ROOT/hardlink"  # a hard link: only the link goes
+	ln -s "$BASE/victim" "$ROOT/symlink" # a symlink: never followed
+	mkdir "$BASE/hostdir"
+	echo keep >"$BASE/hostdir/file"
+	ln -s "$BASE/hostdir" "$ROOT/escape"
+	run jail --cgroup-version "$CG_VERSION" --cgroup "$CG_FILE=$CG_VALUE" --new-pid-ns \
+		--cleanup-on-exit -- --sleep 0
+	[ "$status" -eq 0 ] || { echo "status $status: $output"; return 1; }
+	[[ "$output" == *"jail-probe: pid: 1"* ]]
+	jail_gone
+	[ "$(cat "$BASE/victim")" = precious ]
+	[ "$(cat "$BASE/hostdir/file")" = keep ]
+}
+
+@test "jailer: --cleanup-on-exit without --new-pid-ns: the child is the VM, the pid file names it" {
+	need_root
+	start_jailed --cleanup-on-exit -- --sleep 30
+	# The VM's parent is the keeper: the jailer, root, in the host's mount namespace.
+	local keeper
+	keeper=$(awk '/^PPid:/ {print $2}' "/proc/$PID/status")
+	[ "$(readlink "/proc/$keeper/exe")" = "$(readlink -f "$JAILER")" ]
+	grep -qP '^Uid:\t0\t' "/proc/$keeper/status"
+	[ "$(readlink "/proc/$keeper/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
+	grep -qP '^Uid:\t123\t' "/proc/$PID/status"
+	# SIGTERM to the keeper reaches the VM (which dies of it: the probe has no handler).
+	kill -TERM "$keeper"
+	local rc=0
+	wait "${PIDS[0]}" || rc=$?
+	[ "$rc" -eq 143 ] || { echo "rc $rc"; cat "$OUT"; return 1; }
+	jail_gone
+}
+
+@test "jailer: --cleanup-on-exit passes a killed VM's status on (128 + signal) and still cleans" {
+	need_root
+	pick_cgroup
+	start_jailed --cgroup-version "$CG_VERSION" --cgroup "$CG_FILE=$CG_VALUE" --new-pid-ns \
+		--cleanup-on-exit -- --sleep 30
+	grep -qP "^NSpid:\t$PID\t1\$" "/proc/$PID/status"
+	# No intermediate process: the keeper, the jailer itself, is the VM's parent.
+	local keeper
+	keeper=$(awk '/^PPid:/ {print $2}' "/proc/$PID/status")
+	[ "$(readlink "/proc/$keeper/exe")" = "$(readlink -f "$JAILER")" ]
+	[ -d "$CG_DIR/$PARENT/$ID" ]
+	kill -KILL "$PID"
+	local rc=0
+	wait "${PIDS[0]}" || rc=$?
+	[ "$rc" -eq 137 ] || { echo "rc $rc"; cat "$OUT"; return 1; }
+	jail_gone
+}
+
+@test "jailer: --cleanup-on-exit leaves a mount inside the jail alone and says so" {
+	need_root
+	mkdir -p "$ROOT/mnt" "$BASE/data"
+	echo keep >"$BASE/data/file"
+	mount --bind "$BASE/data" "$ROOT/mnt"
+	SHARED_MNT="$ROOT/mnt"
+	run jail --cleanup-on-exit -- --sleep 0
+	[ "$status" -eq 1 ] || { echo "status $status: $output"; return 1; }
+	[[ "$output" == *"cleanup: $BASE/jail-probe/$ID/root/mnt: a mount point, left in place"* ]] ||
+		{ echo "$output"; return 1; }
+	[ "$(cat "$BASE/data/file")" = keep ]
+	# Everything else went.
+	[ "$(ls -A "$ROOT")" = mnt ]
+}
+
+@test "jailer: --cleanup-on-exit with --daemonize is refused" {
+	need_root
+	run jail --cleanup-on-exit --daemonize -- --sleep 0
+	refused "cannot be combined with --daemonize"
+}
+
 @test "jailer: --netns joins the network namespace" {
 	need_root
 	command -v ip >/dev/null || skip "ip missing"

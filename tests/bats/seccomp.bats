@@ -246,3 +246,15 @@ seccomp_modes() {
 	! echo "$modes" | grep -v ':0$' || return 1
 	stop_counter
 }
+
+@test "seccomp: a forbidden call is counted in the last metrics line (seccomp.num_faults, signals.sigsys)" {
+	command -v jq >/dev/null || skip "jq not installed"
+	TMP=$(mktemp -d /tmp/wisp-seccomp-bats.XXXXXX)
+	SECCOMP_PROBE_METRICS=$TMP/m.json run "$PROBE" api execve
+	[ "$status" -eq 148 ] || { echo "status $status: $output"; return 1; }
+	cat "$TMP/m.json"
+	[ "$(wc -l <"$TMP/m.json")" -eq 1 ]
+	[ "$(jq '.seccomp.num_faults' "$TMP/m.json")" -eq 1 ]
+	[ "$(jq '.signals.sigsys' "$TMP/m.json")" -eq 1 ]
+	[ "$(jq '.vmm.panic_count' "$TMP/m.json")" -eq 0 ]
+}

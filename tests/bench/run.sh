@@ -11,7 +11,9 @@
 # LAUNCHES (300), QEMU_LAUNCHES (40), INFLIGHT (8 per online CPU: a launch mostly waits on
 # the kernel (memslot, VM teardown), so the CPUs saturate only with several per CPU), READY_RUNS (20),
 # API_COUNT (10000 requests of each kind), FIO_RUNTIME (5 s), SNAP_RUNS (20 snapshot/restore
-# cycles per guest size).
+# cycles per guest size), CHURN_CYCLES (1000 jailer -> wisp -> API -> exit cycles), CHURN_PARALLEL
+# (4 of them at a time), DENSITY_N (the numbers of idle VMs run at once by tests/bench/density.py,
+# "50 100 200"), QEMU_DENSITY_N (the same for QEMU's reference, "50"; empty: none).
 # Output: the log on stdout, and the summary table also in $BUILD/bench/results.txt.
 set -euo pipefail
 
@@ -324,6 +326,8 @@ if BUILD=$BUILD tests/bench/blk.sh >"$tmp/blk.out" 2>&1; then
 		"$(pick 'randread direct' 'qemu microvm' 1)" "$(pick 'randread direct' wisp 3)% of host" "vs fio --direct=1"
 	row "blk seqread 1 MiB QD8, O_DIRECT (MiB/s)" "$(pick 'seqread direct' wisp 1)" \
 		"$(pick 'seqread direct' 'qemu microvm' 1)" "$(pick 'seqread direct' wisp 3)% of host" "vs fio --direct=1"
+	row "blk seqread 1 MiB QD8, O_DIRECT, huge_pages 2M (MiB/s)" "$(pick 'seqread direct' 'wisp (huge_pages 2M)' 1)" \
+		"$(pick 'seqread direct' 'qemu microvm' 1)" "$(pick 'seqread direct' 'wisp (huge_pages 2M)' 3)% of host" "QEMU: THP"
 	row "host fio --direct=1 randread reference (IOPS)" "$(pick 'randread direct' wisp 2)" "" "" ""
 else
 	indent '  | ' <"$tmp/blk.out" >&2
@@ -374,6 +378,68 @@ for mib in 128 1024; do
 		failed=1
 	fi
 done
+
+# --- churn: jailer -> wisp -> API -> guest -> exit, over and over ----------------------------------
+# tests/bench/churn.sh: CHURN_CYCLES (1000) full cycles of a FaaS host, CHURN_PARALLEL (4) at a
+# time, through wisp-jailer --cleanup-on-exit, then the leak checks; a failed cycle or a leak
+# marks the run failed.
+echo
+echo "== churn: tap, wisp-jailer, API configure, InstanceStart, guest resets, exit (tests/bench/churn.sh)"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "  churn: n/a (needs root for the jailer and the taps)"
+	row "churn" "n/a (not root)" "" "" ""
+else
+	c_rc=0
+	BUILD=$BUILD tests/bench/churn.sh >"$tmp/churn.out" 2>&1 || c_rc=$?
+	indent '  ' <"$tmp/churn.out"
+	c_line=$(grep '^churn cycles=' "$tmp/churn.out" || true)
+	c_par=$(get parallel " $c_line")
+	if [ "$c_rc" -eq 0 ]; then
+		row "churn: jailer+API+guest cycles, $c_par in flight (/s)" "$(get rate " $c_line" | tr -d /s)" "" "" \
+			"no failures, no leaks"
+		row "churn: MemAvailable after - before (MiB)" "$(get mem_available_delta_mib " $c_line")" "" "" \
+			"within -${CHURN_MEM_TOLERANCE_MIB:-64}"
+	else
+		row "churn cycles" "FAILED" "" "" "no failures, no leaks"
+		failed=1
+	fi
+fi
+
+# --- density: a host full of idle microVMs ------------------------------------------------------
+# tests/bench/density.py starts N idle VMs at once (the guest's idle mode, 128 MiB, a drive and an
+# API socket each) for each N in DENSITY_N and QEMU's microvm at QEMU_DENSITY_N; per VM: the VMM's
+# own PSS and the guest RAM's, CPU while idling 10 s, GET / latency with all N running.
+echo
+DENSITY_N=${DENSITY_N:-50 100 200}
+QEMU_DENSITY_N=${QEMU_DENSITY_N-50}
+echo "== density: N idle VMs at once, N = $DENSITY_N (QEMU: ${QEMU_DENSITY_N:-none}) (tests/bench/density.py)"
+if BUILD=$BUILD DENSITY_N=$DENSITY_N QEMU_DENSITY_N=$([ "$have_qemu" = 1 ] && echo "$QEMU_DENSITY_N") \
+	python3 tests/bench/density.py >"$tmp/density.out" 2>&1; then
+	indent '  ' <"$tmp/density.out"
+	for n in $DENSITY_N; do
+		d=$(grep "^density N=$n " "$tmp/density.out" | head -n 1 || true)
+		q=$(grep "^density-qemu N=$n " "$tmp/density.out" | head -n 1 || true)
+		q_own=n/a q_guest=n/a q_cpu=n/a q_wake=n/a q_start=n/a
+		if [ -n "$q" ]; then
+			q_own=$(get qemu_pss_kib_per_vm "$q") q_guest=$(get guest_pss_kib_per_vm "$q")
+			q_cpu=$(get idle_cpu_pct_per_vm "$q") q_start=$(get start_all_ms "$q")
+			q_wake=$(get idle_wakeups_per_vm_s "$q")
+		fi
+		w_own=$(get wisp_pss_kib_per_vm "$d") w_cpu=$(get idle_cpu_pct_per_vm "$d")
+		w_start=$(get start_all_ms "$d")
+		row "density N=$n: VMM's own PSS per VM (KiB)" "$w_own" "$q_own" "$(ratio "$q_own" "$w_own")" "<= 2048"
+		row "density N=$n: guest RAM PSS per VM (KiB)" "$(get guest_pss_kib_per_vm "$d")" "$q_guest" "" ""
+		row "density N=$n: idle CPU per VM (% of a core)" "$w_cpu" "$q_cpu" "" "<= 0.1, ~0"
+		row "density N=$n: idle wake-ups per VM (/s)" "$(get idle_wakeups_per_vm_s "$d")" "$q_wake" "" "0 (no timers)"
+		row "density N=$n: GET / median / p99 (us)" "$(get get_median_us "$d") / $(get get_p99_us "$d")" \
+			"" "" "p99 <= 1000 (N=200)"
+		row "density N=$n: start all -> all idle (ms)" "$w_start" "$q_start" "$(ratio "$q_start" "$w_start")" ""
+	done
+else
+	indent '  | ' <"$tmp/density.out" >&2
+	row "density" "FAILED" "" "" ""
+	failed=1
+fi
 
 # --- stock Linux to user space ----------------------------------------------------------------
 # tests/bench/linux-boot.sh boots it under wisp and under QEMU's microvm side by side: natively

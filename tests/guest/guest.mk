@@ -19,7 +19,7 @@ GUEST_ASFLAGS := -D__ASSEMBLER__ -I$(GUEST_DIR) -g
 
 GUEST_C_SRCS := main.c lib.c format.c serial.c bootinfo.c cmdline.c cpu.c cpl3.c tsc.c \
 	tests_basic.c tests_cpu.c smp.c chain.c virtio.c tests_blk.c test_blk_unaligned.c test_net.c test_kbd.c \
-	bench_blk.c bench_net.c test_acpi.c test_initrd.c acpi_dsdt.c test_faults.c
+	bench_blk.c bench_net.c test_acpi.c test_initrd.c acpi_dsdt.c test_faults.c test_idle.c
 GUEST_S_SRCS := boot.S traps.S trampoline.S
 
 GUEST_OBJS := $(addprefix $(GUEST_OUT)/obj/,$(GUEST_S_SRCS:.S=.o) $(GUEST_C_SRCS:.c=.o))

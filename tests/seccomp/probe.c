@@ -8,7 +8,9 @@
  * call is harmless (fd -1, our own pid, ...). Everything the call needs (/dev/kvm, a page) is
  * acquired before the filter, as wisp does.
  */
+#include "vmm/metrics.h"
 #include "vmm/seccomp.h"
+#include "vmm/signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -200,6 +203,11 @@ int main(int argc, char **argv)
 	env.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	env.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (env.page == MAP_FAILED)
+		return 2;
+	/* SECCOMP_PROBE_METRICS=FILE: wisp's metrics file and signal counters, so that a
+	 * forbidden call's last metrics line (seccomp.num_faults) can be checked. */
+	if (getenv("SECCOMP_PROBE_METRICS") &&
+	    (metrics_set_path(getenv("SECCOMP_PROBE_METRICS")) < 0 || signals_install() < 0))
 		return 2;
 	err = seccomp_install(role);
 	if (err) {

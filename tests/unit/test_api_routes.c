@@ -218,7 +218,7 @@ UNIT_TEST(api_machine_config_put_get_patch)
 	reset();
 	CHECK_EQ(get("/machine-config"), 200);
 	CHECK_STR_EQ(resp.body, "{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,"
-	                        "\"track_dirty_pages\":false}");
+	                        "\"track_dirty_pages\":false,\"huge_pages\":\"None\"}");
 	CHECK_EQ(put("/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}"), 204);
 	CHECK(resp.body == NULL);
 	CHECK_EQ(vmm.config.vcpu_count, 2);
@@ -245,6 +245,23 @@ UNIT_TEST(api_machine_config_put_get_patch)
 	CHECK_EQ(vmm.config.mem_size_mib, 512); /* refused requests change nothing */
 	CHECK_EQ(put("/machine-config", "not json"), 400);
 	CHECK(fault_contains("machine-config: invalid JSON"));
+	/* huge_pages: Firecracker's "None" and "2M"; 2 MiB pages need an even size. */
+	CHECK_EQ(put("/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64, "
+	                                "\"huge_pages\": \"2M\"}"),
+	         204);
+	CHECK(vmm.config.huge_pages);
+	CHECK_EQ(get("/machine-config"), 200);
+	CHECK_CONTAINS(resp.body, "\"huge_pages\":\"2M\"");
+	CHECK_EQ(patch("/machine-config", "{\"mem_size_mib\": 65}"), 400);
+	CHECK(fault_contains(
+	    "mem_size_mib: must be a multiple of 2 with huge_pages \"2M\" (got 65)"));
+	CHECK_EQ(vmm.config.mem_size_mib, 64);
+	CHECK_EQ(patch("/machine-config", "{\"huge_pages\": \"1G\"}"), 400);
+	CHECK(fault_contains("machine-config.huge_pages: \"1G\" is not \"None\" or \"2M\""));
+	CHECK(vmm.config.huge_pages);
+	/* PUT resets what it leaves out, as for smt. */
+	CHECK_EQ(put("/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 65}"), 204);
+	CHECK(!vmm.config.huge_pages);
 	CHECK_EQ(put("/machine-config", "[1]"), 400);
 	CHECK(fault_contains("machine-config: expected an object"));
 }

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define SMALL (64 * 1024)
 
@@ -287,4 +288,68 @@ UNIT_TEST(guest_mem_init_memfd_small)
 	guest_mem_destroy(&m);
 	CHECK_EQ(m.memfd, -1);
 	CHECK_EQ(m.nslots, 0);
+}
+
+/* guest_mem_zero on wisp's memfd: partial pages are written, whole pages punched out of the
+ * file (holes: no host memory), the bytes around the range untouched. */
+UNIT_TEST(guest_mem_zero_memfd_punches_whole_pages)
+{
+	struct guest_mem m;
+	uint8_t *p;
+
+	CHECK_EQ(guest_mem_init(&m, 2ULL << 20), 0);
+	p = guest_mem_ptr(&m, 0, 0x10000);
+	memset(p, 0xaa, 0x5000);
+	/* head 0x1800-0x2000, whole pages 0x2000-0x4000, tail 0x4000-0x4200 */
+	CHECK_EQ(guest_mem_zero(&m, 0x1800, 0x2a00), 0);
+	/* the two whole pages are a hole again (looked at first: reading a shmem hole through
+	 * the mapping allocates it); the page with the tail still has data */
+	CHECK_EQ(lseek(m.memfd, 0x2000, SEEK_DATA), 0x4000);
+	CHECK_EQ(p[0x17ff], 0xaa);
+	for (unsigned i = 0x1800; i < 0x4200; i++)
+		if (p[i] != 0) {
+			CHECK_EQ(i, 0); /* names the first wrong byte */
+			break;
+		}
+	CHECK_EQ(p[0x4200], 0xaa);
+	/* never-touched RAM stays unallocated: no data anywhere past 0x5000 */
+	CHECK_EQ(guest_mem_zero(&m, 0x10000, 0x8000), 0);
+	CHECK_EQ(lseek(m.memfd, 0x5000, SEEK_DATA), -1);
+	CHECK_EQ(errno, ENXIO);
+	/* a range not wholly RAM is refused and nothing changes */
+	CHECK_EQ(guest_mem_zero(&m, (2ULL << 20) - 0x1000, 0x2000), -1);
+	CHECK_EQ(guest_mem_zero(&m, 0, 0), 0);
+	CHECK_EQ(p[0], 0xaa);
+	guest_mem_destroy(&m);
+}
+
+/* A snapshot's memory file (MAP_PRIVATE) is never punched: the mapping reads zeros, the file
+ * keeps its bytes. A plain buffer is memset. */
+UNIT_TEST(guest_mem_zero_private_file_and_buffer)
+{
+	char path[] = "/tmp/wisp-unit-mem.XXXXXX";
+	static uint8_t page[3 * 4096];
+	struct guest_mem m;
+	uint8_t back = 0;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	unlink(path);
+	memset(page, 0xaa, sizeof(page));
+	CHECK_EQ(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+	CHECK_EQ(guest_mem_init_file(&m, fd, sizeof(page)), 0);
+	CHECK_EQ(guest_mem_zero(&m, 0x1000, 0x1000), 0);
+	CHECK_EQ(*(uint8_t *)guest_mem_ptr(&m, 0x1000, 1), 0);
+	CHECK_EQ(*(uint8_t *)guest_mem_ptr(&m, 0x2000, 1), 0xaa);
+	CHECK_EQ(pread(fd, &back, 1, 0x1000), 1);
+	CHECK_EQ(back, 0xaa);
+	guest_mem_destroy(&m);
+	close(fd);
+
+	guest_mem_init_buffer(&m, page, sizeof(page));
+	CHECK_EQ(guest_mem_zero(&m, 0x800, 0x1000), 0);
+	CHECK_EQ(page[0x7ff], 0xaa);
+	CHECK_EQ(page[0x800], 0);
+	CHECK_EQ(page[0x17ff], 0);
+	CHECK_EQ(page[0x1800], 0xaa);
 }

@@ -1,9 +1,15 @@
-/* test_jailer.c - the jailer's argument syntax and mountinfo parsing (jailer/args.c, cgroup.c). */
+/* test_jailer.c - the jailer's argument syntax, mountinfo parsing and tree removal (jailer/args.c,
+ * cgroup.c, cleanup.c). */
 #include "tests/unit/unit.h"
 
 #include "jailer/jailer.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const id65 = "a234567890123456789012345678901234567890123456789012345678901234x";
 
@@ -245,4 +251,96 @@ UNIT_TEST(jailer_cgroup_mount_lookup)
 	CHECK_EQ(jailer_cgroup_find_mount(mountinfo, 1, "rw", out, sizeof(out)), -1);
 	CHECK_EQ(jailer_cgroup_find_mount("", 2, "memory", out, sizeof(out)), -1);
 	CHECK_EQ(jailer_cgroup_find_mount(mountinfo, 1, "cpuset", out, 8), -1);
+}
+
+UNIT_TEST(jailer_args_cleanup_on_exit)
+{
+	char *ok[] = {"wisp-jailer",
+	              "--id",
+	              "a",
+	              "--exec-file",
+	              "/w",
+	              "--uid",
+	              "1",
+	              "--gid",
+	              "1",
+	              "--new-pid-ns",
+	              "--cleanup-on-exit",
+	              NULL};
+	char *bad[] = {
+	    "wisp-jailer", "--id", "a",           "--exec-file",       "/w", "--uid", "1",
+	    "--gid",       "1",    "--daemonize", "--cleanup-on-exit", NULL};
+	struct jailer_args a;
+	char err[256] = "";
+
+	CHECK_EQ(parse(&a, err, sizeof(err), ok), 0);
+	CHECK(a.cleanup_on_exit && a.new_pid_ns && !a.daemonize);
+	CHECK_EQ(parse(&a, err, sizeof(err), bad), -1);
+	CHECK_CONTAINS(err, "--daemonize");
+}
+
+/* Creates path (relative to dirfd) holding text. */
+static int put_file(int dirfd, const char *path, const char *text)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* The jail's tree goes; what its symlinks and hard links point at on the host stays. */
+UNIT_TEST(jailer_remove_tree_never_follows_links)
+{
+	char base[] = "/tmp/wisp-unit-cleanup.XXXXXX";
+	char path[512], err[256] = "", buf[16] = "";
+	int jail, host, fd;
+	DIR *d;
+	int entries = 0;
+
+	CHECK(mkdtemp(base) != NULL);
+	snprintf(path, sizeof(path), "%s/host", base);
+	CHECK_EQ(mkdir(path, 0755), 0);
+	host = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(host >= 0);
+	CHECK_EQ(put_file(host, "precious", "keep"), 0);
+	snprintf(path, sizeof(path), "%s/jail", base);
+	CHECK_EQ(mkdir(path, 0755), 0);
+	jail = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(jail >= 0);
+	CHECK_EQ(mkdirat(jail, "root", 0755), 0);
+	CHECK_EQ(mkdirat(jail, "root/dev", 0755), 0);
+	CHECK_EQ(mkdirat(jail, "root/dev/net", 0755), 0);
+	CHECK_EQ(put_file(jail, "root/dev/net/tun", "x"), 0);
+	CHECK_EQ(put_file(jail, "root/wisp.pid", "1\n"), 0);
+	/* A symlink to a host directory and one to a host file, a hard link to a host file. */
+	snprintf(path, sizeof(path), "%s/host", base);
+	CHECK_EQ(symlinkat(path, jail, "root/escape-dir"), 0);
+	snprintf(path, sizeof(path), "%s/host/precious", base);
+	CHECK_EQ(symlinkat(path, jail, "root/escape-file"), 0);
+	CHECK_EQ(linkat(host, "precious", jail, "root/hardlink", 0), 0);
+	CHECK_EQ(mkfifoat(jail, "root/fifo", 0600), 0);
+
+	CHECK_EQ(jailer_remove_tree_contents(jail, "jail", err, sizeof(err)), 0);
+	d = fdopendir(jail);
+	CHECK(d != NULL);
+	for (struct dirent *e; (e = readdir(d));)
+		entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	CHECK_EQ(entries, 0);
+	fd = openat(host, "precious", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ(read(fd, buf, sizeof(buf) - 1), 4);
+	close(fd);
+	CHECK_STR_EQ(buf, "keep");
+	CHECK_EQ(unlinkat(host, "precious", 0), 0);
+	close(host);
+	snprintf(path, sizeof(path), "%s/host", base);
+	CHECK_EQ(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/jail", base);
+	CHECK_EQ(rmdir(path), 0);
+	CHECK_EQ(rmdir(base), 0);
 }

@@ -354,17 +354,17 @@ static int elf_copy_segments(const struct guest_mem *mem, const uint8_t *image,
                              const Elf64_Ehdr *eh, char *err, size_t errlen)
 {
 	Elf64_Phdr ph;
-	uint8_t *bss;
 
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		elf_phdr(image, eh, i, &ph);
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
-		bss = guest_mem_ptr(mem, ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz);
-		if (guest_mem_write(mem, ph.p_paddr, image + ph.p_offset, ph.p_filesz) < 0 || !bss)
+		/* The bss through guest_mem_zero: its whole pages are not allocated until used. */
+		if (!guest_mem_range_ok(mem, ph.p_paddr, ph.p_memsz) ||
+		    guest_mem_write(mem, ph.p_paddr, image + ph.p_offset, ph.p_filesz) < 0 ||
+		    guest_mem_zero(mem, ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz) < 0)
 			return error_set(err, errlen, "ELF segment %u does not fit in guest RAM",
 			                 i);
-		memset(bss, 0, ph.p_memsz - ph.p_filesz);
 	}
 	return 0;
 }

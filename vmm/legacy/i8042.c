@@ -6,16 +6,21 @@
  * Linux's i8042 driver is content, and keyboard data for Ctrl+Alt+Del (PUT /actions
  * SendCtrlAltDel). Anything else is accepted and ignored. A guest reset stops the VM with exit
  * code 0, as a microVM has nothing to reboot into.
+ *
+ * Metrics (Firecracker's "i8042" group): port reads and writes, resets, data-port reads with
+ * nothing queued (missed_read_count) and bytes lost to a full queue (missed_write_count).
  */
 #include "vmm/legacy/i8042.h"
 #include "vmm/device.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
+#include "vmm/metrics.h"
 #include "vmm/snapshot/snapfile.h"
 #include "vmm/vm.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +45,33 @@ struct i8042 {
 	uint8_t pending_cmd; /* command waiting for its data byte at 0x60, or 0 */
 	uint8_t queue[I8042_QUEUE];
 	unsigned qhead, qlen;
+	atomic_ulong read_count, write_count, reset_count, missed_read_count, missed_write_count;
 };
+
+/* The "i8042" group, Firecracker's names. */
+static const struct i8042_metric {
+	const char *name;
+	size_t offset;
+} i8042_metrics[] = {
+    {"read_count", offsetof(struct i8042, read_count)},
+    {"write_count", offsetof(struct i8042, write_count)},
+    {"reset_count", offsetof(struct i8042, reset_count)},
+    {"missed_read_count", offsetof(struct i8042, missed_read_count)},
+    {"missed_write_count", offsetof(struct i8042, missed_write_count)},
+};
+
+static atomic_ulong *i8042_counter(struct i8042 *k, size_t i)
+{
+	return (atomic_ulong *)((char *)k + i8042_metrics[i].offset);
+}
 
 static void i8042_push(struct i8042 *k, uint8_t b)
 {
 	if (k->qlen < I8042_QUEUE) {
 		k->queue[(k->qhead + k->qlen) % I8042_QUEUE] = b;
 		k->qlen++;
+	} else {
+		atomic_fetch_add(&k->missed_write_count, 1);
 	}
 	k->status |= I8042_STATUS_OBF;
 }
@@ -54,6 +79,7 @@ static void i8042_push(struct i8042 *k, uint8_t b)
 static void i8042_reset_guest(struct i8042 *k)
 {
 	log_info("i8042: guest requested reset");
+	atomic_fetch_add(&k->reset_count, 1);
 	vm_request_stop(k->vm, 0);
 }
 
@@ -62,6 +88,7 @@ static void i8042_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 	struct i8042 *k = dev;
 
 	memset(data, 0, len);
+	atomic_fetch_add(&k->read_count, 1);
 	pthread_mutex_lock(&k->lock);
 	if (offset == PORT_I8042_CMD - PORT_I8042_DATA) {
 		data[0] = k->status;
@@ -70,6 +97,8 @@ static void i8042_read(void *dev, uint64_t offset, uint8_t *data, uint32_t len)
 		k->qhead = (k->qhead + 1) % I8042_QUEUE;
 		if (--k->qlen == 0)
 			k->status &= ~I8042_STATUS_OBF;
+	} else if (offset == 0) {
+		atomic_fetch_add(&k->missed_read_count, 1);
 	}
 	pthread_mutex_unlock(&k->lock);
 }
@@ -104,6 +133,7 @@ static void i8042_write(void *dev, uint64_t offset, const uint8_t *data, uint32_
 	uint8_t v = data[0];
 
 	(void)len;
+	atomic_fetch_add(&k->write_count, 1);
 	pthread_mutex_lock(&k->lock);
 	if (offset == PORT_I8042_CMD - PORT_I8042_DATA) {
 		k->status |= I8042_STATUS_CMD;
@@ -123,6 +153,8 @@ static void i8042_destroy(void *dev)
 {
 	struct i8042 *k = dev;
 
+	for (size_t i = 0; i < sizeof(i8042_metrics) / sizeof(i8042_metrics[0]); i++)
+		metrics_unregister(i8042_counter(k, i));
 	pthread_mutex_destroy(&k->lock);
 	free(k);
 }
@@ -213,6 +245,8 @@ static int i8042_create(struct vm *vm)
 	k->vm = vm;
 	k->status = I8042_STATUS_SYS;
 	k->command_byte = I8042_CB_KBD_INT | 0x40; /* keyboard interrupt, translation on */
+	for (size_t i = 0; i < sizeof(i8042_metrics) / sizeof(i8042_metrics[0]); i++)
+		metrics_register("i8042", i8042_metrics[i].name, i8042_counter(k, i));
 	/* One range covers 0x60-0x64 so offsets tell data from command; 0x61 (speaker) is
 	 * answered in the kernel by KVM's PIT (KVM_PIT_SPEAKER_DUMMY) before any exit reaches us,
 	 * and 0x62/0x63 read as zero here. */

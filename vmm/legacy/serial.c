@@ -71,8 +71,31 @@ struct serial {
 	/* uart.missed_write_count: guest output bytes dropped (buffer full while the console
 	 * would block, a guest ignoring LSR, or a console that is gone). */
 	atomic_ulong missed_write_count;
+	/* The rest of Firecracker's "uart" group: bytes the guest wrote to THR (write_count) and
+	 * read from RBR (read_count), RBR reads with no input (missed_read_count), writes to the
+	 * console (flush_count) and console writes that failed (error_count). */
+	atomic_ulong write_count, read_count, missed_read_count, flush_count, error_count;
 	bool metrics_registered;
+	bool drained; /* serial_drain_console() ran: teardown has nothing left to wait for */
 };
+
+static const struct serial_metric {
+	const char *name;
+	size_t offset;
+} serial_metrics[] = {
+    {"missed_write_count", offsetof(struct serial, missed_write_count)},
+    {"write_count", offsetof(struct serial, write_count)},
+    {"read_count", offsetof(struct serial, read_count)},
+    {"missed_read_count", offsetof(struct serial, missed_read_count)},
+    {"flush_count", offsetof(struct serial, flush_count)},
+    {"error_count", offsetof(struct serial, error_count)},
+};
+#define SERIAL_NMETRICS (sizeof(serial_metrics) / sizeof(serial_metrics[0]))
+
+static atomic_ulong *serial_counter(struct serial *s, size_t i)
+{
+	return (atomic_ulong *)((char *)s + serial_metrics[i].offset);
+}
 
 static uint32_t ring_used(const struct serial_ring *r)
 {
@@ -160,8 +183,12 @@ void serial_reg_read(struct serial *s, unsigned offset, uint8_t *value)
 			break;
 		}
 		was_full = ring_used(&s->in) == SERIAL_BUF_SIZE;
-		if (!ring_get(&s->in, value))
+		if (ring_get(&s->in, value)) {
+			atomic_fetch_add(&s->read_count, 1);
+		} else {
 			*value = 0;
+			atomic_fetch_add(&s->missed_read_count, 1);
+		}
 		/* Room again: let the event loop resume reading the console. */
 		if (was_full && s->kick)
 			s->kick(s->opaque);
@@ -203,6 +230,7 @@ static void serial_transmit(struct serial *s, uint8_t value)
 {
 	bool was_empty = ring_used(&s->out) == 0;
 
+	atomic_fetch_add(&s->write_count, 1);
 	if (loopback(s)) {
 		ring_put(&s->in, value);
 	} else if (!ring_put(&s->out, value)) {
@@ -428,10 +456,13 @@ static void serial_flush(struct serial *s)
 		n = console_write(s->pending + s->pending_off, s->pending_len - s->pending_off);
 		if (n < 0) {
 			/* The console is gone: the output is lost, the VM runs on. */
+			atomic_fetch_add(&s->error_count, 1);
 			atomic_fetch_add(&s->missed_write_count, s->pending_len - s->pending_off);
 			s->pending_off = s->pending_len;
 			continue;
 		}
+		if (n > 0)
+			atomic_fetch_add(&s->flush_count, 1);
 		s->pending_off += (size_t)n;
 		if (s->pending_off < s->pending_len) {
 			serial_output_block(s);
@@ -453,6 +484,9 @@ static void serial_drain_at_exit(struct serial *s)
 	long long deadline = log_clock_ns() + SERIAL_EXIT_DRAIN_MS * 1000000LL;
 	long long left;
 
+	if (s->drained)
+		return;
+	s->drained = true;
 	serial_flush(s);
 	while (s->output_blocked && (left = deadline - log_clock_ns()) > 0 &&
 	       console_wait_writable((int)(left / 1000000) + 1))
@@ -539,7 +573,8 @@ static void serial_destroy(void *dev)
 	if (s->output_watched)
 		evloop_del(s->vm->loop, console_output_fd());
 	if (s->metrics_registered)
-		metrics_unregister(&s->missed_write_count);
+		for (size_t i = 0; i < SERIAL_NMETRICS; i++)
+			metrics_unregister(serial_counter(s, i));
 	if (console_input_fd() >= 0 && !s->input_is_file)
 		evloop_del(s->vm->loop, console_input_fd());
 	if (s->kick_fd >= 0) {
@@ -630,6 +665,13 @@ static const struct device_ops serial_ops = {
     .restore = serial_restore,
 };
 
+void serial_drain_console(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndevices; i++)
+		if (vm->devices[i].ops == &serial_ops)
+			serial_drain_at_exit(vm->devices[i].dev);
+}
+
 static int serial_create(struct vm *vm)
 {
 	struct serial *s = serial_new(serial_irq, serial_kick, NULL);
@@ -655,8 +697,9 @@ static int serial_create(struct vm *vm)
 	}
 	if (bus_register(&vm->pio, PORT_COM1, 8, &serial_ops, s) < 0)
 		goto fail;
-	s->metrics_registered =
-	    metrics_register("uart", "missed_write_count", &s->missed_write_count) == 0;
+	s->metrics_registered = true;
+	for (size_t i = 0; i < SERIAL_NMETRICS; i++)
+		metrics_register("uart", serial_metrics[i].name, serial_counter(s, i));
 	return vm_add_device(vm, &serial_ops, s);
 fail:
 	log_error("serial: setup failed");

@@ -35,6 +35,11 @@ size_t serial_input_room(struct serial *s);
 void serial_set_output_blocked(struct serial *s, bool blocked);
 /* Guest output bytes dropped so far. */
 unsigned long serial_missed_writes(struct serial *s);
+struct vm;
+/* Exit: gives the console its last 2 s to take the queued output, then drops
+ * and counts the rest, so the count reaches the last metrics line. Teardown does it too when
+ * nobody called this. Event-loop thread, vCPUs stopped. */
+void serial_drain_console(struct vm *vm);
 /* Takes up to len bytes of pending output; returns the count. */
 size_t serial_take_output(struct serial *s, uint8_t *buf, size_t len);
 
