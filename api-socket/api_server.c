@@ -9,6 +9,12 @@
  * read its answers, its output is capped at API_OUT_HIGH and reading from it stops, so a
  * slow or stuck client costs bounded memory and never delays the others beyond the
  * event-loop call of a request already being handled.
+ *
+ * Connections are capped (API_MAX_CLIENTS) so that clients that open many and hold them
+ * cannot lock the scheduler out: a new client beyond the cap, or one that accept() cannot
+ * take because the process is out of file descriptors, closes the least recently active
+ * connection (logged once). When accept() fails with nothing to close, the listening socket
+ * is left alone for API_ACCEPT_PAUSE_MS instead of being polled in a busy loop.
  */
 #include "api-socket/api.h"
 #include "virtio/blk.h"
@@ -37,9 +43,10 @@
 #include "vmm/seccomp.h"
 #include "vmm/vmm.h"
 
-#define API_MAX_CLIENTS 256
-#define API_READ_CHUNK  65536
-#define API_OUT_HIGH    (1 << 20) /* stop reading a client whose unread answers exceed this */
+#define API_MAX_CLIENTS     256
+#define API_READ_CHUNK      65536
+#define API_OUT_HIGH        (1 << 20) /* stop reading a client whose unread answers exceed this */
+#define API_ACCEPT_PAUSE_MS 100       /* accept() failing with nothing to free: retry after this */
 
 /* The production table: the real VMM, metrics and log functions. */
 static const struct api_vmm_ops api_vmm_ops_default = {
@@ -66,6 +73,7 @@ struct api_client {
 	char in[API_READ_CHUNK]; /* received, not yet parsed */
 	size_t in_len;
 	bool eof;                       /* the peer shut down its side */
+	uint64_t active;                /* api_server.tick at its last event: eviction order */
 	struct api_client *prev, *next; /* every open client, for api_server_stop() */
 };
 
@@ -81,6 +89,10 @@ struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	unsigned nclients;
 	struct api_client *clients;
+	uint64_t tick;      /* counts client events */
+	bool accept_paused; /* the listening socket is not watched (accept failing) */
+	bool logged_full;   /* "connections open" logged */
+	bool logged_nofile; /* "accept failed" logged */
 	/* metrics, group "api_server" */
 	atomic_ulong requests, client_errors, server_errors, connections;
 	/* Values: from exec (log.c's clock zero) to the socket listening, wall and CPU time. */
@@ -252,6 +264,7 @@ static void client_event(struct api_server *s, struct api_client *cl, uint32_t e
 {
 	bool alive = true;
 
+	cl->active = ++s->tick;
 	if (events & EPOLLIN)
 		alive = client_read(cl);
 	if (alive)
@@ -269,24 +282,86 @@ static void client_event(struct api_server *s, struct api_client *cl, uint32_t e
 		client_close(s, cl);
 }
 
+/* Closes the connection with the oldest last event (walks at most API_MAX_CLIENTS); false
+ * when there is none. */
+static bool evict_least_recent(struct api_server *s)
+{
+	struct api_client *old = s->clients;
+
+	if (!old)
+		return false;
+	for (struct api_client *cl = old->next; cl; cl = cl->next)
+		if (cl->active < old->active)
+			old = cl;
+	client_close(s, old);
+	return true;
+}
+
+/* Watches the listening socket again, or stops for API_ACCEPT_PAUSE_MS. */
+static void watch_listener(struct api_server *s, bool on)
+{
+	struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &s->listen_fd};
+
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd, &ev) == 0)
+		s->accept_paused = !on;
+}
+
+/* accept() failed with err; pending: a client is known to wait (epoll reported the listener
+ * readable and nothing was accepted since). A pending client we cannot take stays pending,
+ * so with a level-triggered listener the next epoll_wait would return at once, forever: free
+ * a descriptor (EMFILE, ENFILE) by closing the least recently active connection, or stop
+ * watching the listener for a while. Linux fails accept() with EMFILE before it looks for a
+ * client, so without pending the failure means nothing yet: the next epoll_wait tells.
+ * True: try accept() again. */
+static bool accept_failed(struct api_server *s, int err, bool pending)
+{
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return false;
+	if (err == EINTR || err == ECONNABORTED)
+		return true;
+	if (!pending)
+		return false;
+	if (!s->logged_nofile) {
+		log_warn("api: cannot accept a client: %s; %s (logged once)", strerror(err),
+		         s->clients ? "closing the least recently active connection"
+		                    : "retrying every 100 ms");
+		s->logged_nofile = true;
+	}
+	if ((err == EMFILE || err == ENFILE) && evict_least_recent(s))
+		return true;
+	watch_listener(s, false);
+	return false;
+}
+
 static void accept_clients(struct api_server *s)
 {
-	for (;;) {
+	for (bool pending = true;; pending = false) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct api_client *cl;
 		struct epoll_event ev = {.events = EPOLLIN};
 
-		if (fd < 0)
-			return; /* EAGAIN, or an error on one pending connection */
+		if (fd < 0) {
+			if (accept_failed(s, errno, pending))
+				continue;
+			return;
+		}
 		atomic_fetch_add(&s->connections, 1);
-		cl = s->nclients < API_MAX_CLIENTS ? malloc(sizeof(*cl)) : NULL;
+		if (s->nclients >= API_MAX_CLIENTS) {
+			if (!s->logged_full)
+				log_warn("api: %d connections open, the most wisp keeps; each new "
+				         "one closes the least recently active (logged once)",
+				         API_MAX_CLIENTS);
+			s->logged_full = true;
+			evict_least_recent(s);
+		}
+		cl = malloc(sizeof(*cl));
 		if (!cl) {
-			static const char full[] =
+			static const char oom[] =
 			    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-			    "Content-Type: application/json\r\nContent-Length: 46\r\n\r\n"
-			    "{\"fault_message\":\"Too many API connections.\"}";
+			    "Content-Type: application/json\r\nContent-Length: 59\r\n\r\n"
+			    "{\"fault_message\":\"Out of memory for a new API connection.\"}";
 
-			if (send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			if (send(fd, oom, sizeof(oom) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 				/* the refused client is gone anyway */
 			}
 			close(fd);
@@ -296,6 +371,7 @@ static void accept_clients(struct api_server *s)
 		cl->events = EPOLLIN;
 		cl->in_len = 0;
 		cl->eof = false;
+		cl->active = ++s->tick;
 		api_conn_init(&cl->http);
 		ev.data.ptr = cl;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -361,10 +437,13 @@ static void *api_thread(void *opaque)
 		}
 	}
 	for (;;) {
-		int n = epoll_wait(s->epoll_fd, events, 64, -1);
+		int n = epoll_wait(s->epoll_fd, events, 64,
+		                   s->accept_paused ? API_ACCEPT_PAUSE_MS : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (s->accept_paused)
+			watch_listener(s, true);
 		if (n < 0) {
 			log_error("api: epoll_wait: %s", strerror(errno));
 			break;

@@ -21,8 +21,10 @@
  *   the timer; EAGAIN: wait for EPOLLOUT) stays pending, in order, without blocking the loop.
  *
  * Both directions work in budgets of frames per call so one busy direction cannot starve the
- * rest of the event loop: an unfinished budget leaves EPOLLIN/EPOLLOUT on, and since a tap
- * with queued frames is readable and a tap is nearly always writable, the loop comes back.
+ * rest of the event loop: an unfinished RX budget leaves EPOLLIN on (a tap with queued frames
+ * is readable); an unfinished TX budget arms the device's "again" timerfd to fire at once, so
+ * the loop comes back even when the tap never becomes writable (a tap that is down: every
+ * write fails with EIO at once, and epoll never reports it writable).
  *
  * Threads: net_features() and net_config_read() run on vCPU threads under the transport lock
  * and read only data fixed at creation (features, MAC). Everything else runs on the
@@ -40,8 +42,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -106,8 +110,11 @@ struct net {
 	char group[CONFIG_ID_MAX + 8]; /* metrics group "net_<id>" */
 
 	int tap_fd;
-	bool tap_in_loop, rx_timer_in_loop, tx_timer_in_loop;
-	bool tap_dead;           /* EPOLLERR/HUP or EOF: RX stops, TX drops */
+	int again_fd; /* timerfd: TX budget ran out, continue on the next loop round */
+	bool tap_in_loop, rx_timer_in_loop, tx_timer_in_loop, again_in_loop;
+	bool tap_dead;   /* EPOLLERR/HUP or EOF: RX stops, TX drops */
+	bool rx_starved; /* counted in no_rx_avail_buffer, until a frame is delivered */
+	struct log_ratelimit tx_fail_log; /* "tap write failed" at most once a second */
 	bool paused;             /* VM paused: no tap, timer or queue work touches guest memory */
 	uint32_t tap_events;     /* EPOLLIN / EPOLLOUT wanted now */
 	uint32_t tap_events_set; /* what the loop was last told */
@@ -192,13 +199,14 @@ static void net_tap_want(struct net *n, uint32_t bit, bool on)
 	net_tap_apply(n);
 }
 
-/* The tap is gone (interface deleted) or the test peer closed: stop watching it for good. */
+/* The tap is gone (interface deleted) or the test peer closed: stop watching it for good.
+ * Logged once; from now on every TX frame is dropped and counted (tx_dropped,
+ * tap_write_fails) and RX stops. */
 static void net_tap_failed(struct net *n)
 {
 	if (n->tap_dead)
 		return;
 	n->tap_dead = true;
-	net_count(&n->c.tap_errors, 1);
 	log_warn("network interface %s: tap failed (interface deleted?); frames are dropped",
 	         n->id);
 	n->tap_events = 0;
@@ -279,6 +287,25 @@ static int rx_pool_fill(struct net *n)
 	return 1;
 }
 
+/* No guest buffer for the held frame's tail (waiting: true) or for the next frame: counted
+ * once per shortage (no_rx_avail_buffer) when a frame is known to wait, until a frame gets
+ * through again. Whether one waits costs one poll() per shortage, not per frame; while the
+ * tap is dry EPOLLIN stays on, so the first frame that arrives into the shortage is counted.
+ * RX reads stop meanwhile: the tap's queue in the kernel (bounded by its txqueuelen) holds or
+ * drops what arrives, wisp holds nothing. */
+static enum net_wait rx_starved(struct net *n, bool waiting)
+{
+	struct pollfd p = {.fd = n->tap_fd, .events = POLLIN};
+
+	if (n->rx_starved)
+		return NET_WAIT_QUEUE;
+	if (!waiting && poll(&p, 1, 0) != 1)
+		return NET_WAIT_TAP;
+	net_count(&n->c.no_rx_avail_buffer, 1);
+	n->rx_starved = true;
+	return NET_WAIT_QUEUE;
+}
+
 /* Reads one frame from the tap into the pool (+ sink). NET_GO with rx_held set, or NET_GO
  * with nothing held when the frame was dropped; else what to wait for. */
 static enum net_wait rx_read(struct net *n)
@@ -290,7 +317,7 @@ static enum net_wait rx_read(struct net *n)
 	if (rx_pool_fill(n) < 0)
 		return net_queue_stopped(n, NET_QUEUE_RX);
 	if (n->rx_nslots == 0)
-		return NET_WAIT_QUEUE;
+		return rx_starved(n, false);
 	n->rx_iov[n->rx_niov] = (struct iovec){.iov_base = n->rx_sink, .iov_len = NET_SINK_LEN};
 	len = readv(n->tap_fd, n->rx_iov, (int)n->rx_niov + 1);
 	if (len < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -298,6 +325,7 @@ static enum net_wait rx_read(struct net *n)
 	if (len < 0 && errno == EINTR)
 		return NET_GO;
 	if (len <= 0) {
+		net_count(&n->c.tap_read_fails, 1);
 		net_tap_failed(n);
 		return NET_STOPPED;
 	}
@@ -332,7 +360,7 @@ static enum net_wait rx_place_tail(struct net *n)
 			return NET_GO;
 		}
 		if (r == 0)
-			return NET_WAIT_QUEUE;
+			return rx_starved(n, true);
 		s = &n->rx_slots[n->rx_nslots - 1];
 		copied = virtq_iov_from_buf(&n->rx_iov[s->iov_first], s->niov, 0,
 		                            n->rx_sink + n->rx_sink_off,
@@ -394,6 +422,7 @@ static void rx_deliver(struct net *n)
 	net_count(&n->c.rx_packets, 1);
 	net_count(&n->c.rx_bytes, n->rx_held - NET_HDR_LEN);
 	n->rx_held = 0;
+	n->rx_starved = false;
 }
 
 static bool rx_pay(struct net *n)
@@ -450,6 +479,30 @@ static bool tx_chain_ok(const struct virtq_chain *c)
 	       c->read_bytes <= NET_HDR_LEN + NET_FRAME_MAX;
 }
 
+/* A TX frame the tap refused (EIO: the interface is down; EBADFD: deleted): dropped, never
+ * queued, so a guest sending into a dead tap costs wisp no memory. Counted per frame, logged
+ * at most once a second. */
+static void tx_write_failed(struct net *n, int err)
+{
+	unsigned long more;
+
+	net_count(&n->c.tap_write_fails, 1);
+	net_count(&n->c.tx_dropped, 1);
+	if (err == EBADFD || err == EBADF) {
+		net_tap_failed(n);
+		return;
+	}
+	if (log_ratelimit_ok(&n->tx_fail_log, 1000, &more)) {
+		char extra[64] = "";
+
+		if (more)
+			snprintf(extra, sizeof(extra), " (and %lu more since the last message)",
+			         more);
+		log_warn("network interface %s: tap write failed: %s%s; the frame is dropped%s",
+		         n->id, strerror(err), err == EIO ? " (interface down?)" : "", extra);
+	}
+}
+
 /* Sends the pending chain. NET_GO when it is done with (sent or dropped). */
 static enum net_wait tx_send(struct net *n)
 {
@@ -468,6 +521,7 @@ static enum net_wait tx_send(struct net *n)
 		n->tx_paid = true;
 	}
 	if (n->tap_dead) {
+		net_count(&n->c.tap_write_fails, 1);
 		net_count(&n->c.tx_dropped, 1);
 		return NET_GO;
 	}
@@ -481,8 +535,10 @@ static enum net_wait tx_send(struct net *n)
 		net_count(&n->c.tx_bytes, frame);
 	} else if (w < 0 && errno == EINVAL) {
 		net_count(&n->c.tx_malformed, 1); /* the tap refused the header */
+	} else if (w < 0) {
+		tx_write_failed(n, errno);
 	} else {
-		net_count(&n->c.tx_dropped, 1);
+		net_count(&n->c.tx_dropped, 1); /* short write */
 	}
 	return NET_GO;
 }
@@ -514,6 +570,18 @@ static enum net_wait tx_one(struct net *n)
 	return NET_GO;
 }
 
+/* The TX budget ran out with frames left: come back on the next loop round, whatever the
+ * tap's state (EPOLLOUT never comes from a tap that is down, and the guest, waiting for used
+ * entries, does not notify again). A timerfd that fires at once, not a write to an eventfd:
+ * the event loop's seccomp filter already allows timerfd_settime. */
+static void tx_again(struct net *n)
+{
+	static const struct itimerspec now = {.it_value = {.tv_nsec = 1}};
+
+	if (n->again_fd >= 0)
+		timerfd_settime(n->again_fd, 0, &now, NULL);
+}
+
 static void tx_process(struct net *n)
 {
 	enum net_wait w = NET_GO;
@@ -523,8 +591,9 @@ static void tx_process(struct net *n)
 	for (unsigned i = 0; i < NET_BUDGET && w == NET_GO; i++)
 		w = tx_one(n);
 	net_signal(n, NET_QUEUE_TX);
-	/* EPOLLOUT also when the budget ran out: the writable tap brings us back. */
-	net_tap_want(n, EPOLLOUT, !n->tap_dead && (w == NET_GO || w == NET_WAIT_TAP));
+	net_tap_want(n, EPOLLOUT, !n->tap_dead && w == NET_WAIT_TAP);
+	if (w == NET_GO)
+		tx_again(n);
 }
 
 /* ---- event-loop handlers ---- */
@@ -534,6 +603,7 @@ void net_handle_tap(void *opaque, uint32_t events)
 	struct net *n = opaque;
 
 	if (events & (EPOLLERR | EPOLLHUP)) {
+		net_count(&n->c.event_fails, 1);
 		net_tap_failed(n);
 		rx_process(n);
 		tx_process(n);
@@ -543,6 +613,18 @@ void net_handle_tap(void *opaque, uint32_t events)
 		rx_process(n);
 	if (events & EPOLLOUT)
 		tx_process(n);
+}
+
+void net_handle_tx_again(void *opaque, uint32_t events)
+{
+	struct net *n = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(n->again_fd, &expirations, sizeof(expirations)) < 0) {
+		/* EAGAIN: already consumed; nothing else fails on a valid timerfd. */
+	}
+	tx_process(n);
 }
 
 void net_handle_rx_timer(void *opaque, uint32_t events)
@@ -818,7 +900,10 @@ static void net_register_metrics(struct net *n)
 	    {"tx_dropped", offsetof(struct net_counters, tx_dropped)},
 	    {"tx_malformed_frames", offsetof(struct net_counters, tx_malformed)},
 	    {"tx_rate_limiter_throttled", offsetof(struct net_counters, tx_throttled)},
-	    {"tap_errors", offsetof(struct net_counters, tap_errors)},
+	    {"tap_read_fails", offsetof(struct net_counters, tap_read_fails)},
+	    {"tap_write_fails", offsetof(struct net_counters, tap_write_fails)},
+	    {"no_rx_avail_buffer", offsetof(struct net_counters, no_rx_avail_buffer)},
+	    {"event_fails", offsetof(struct net_counters, event_fails)},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -855,13 +940,17 @@ struct net *net_new(const struct net_config *cfg, int tap_fd)
 		return NULL;
 	n->tap_fd = tap_fd;
 	n->rx_limit.timer_fd = n->tx_limit.timer_fd = -1;
+	n->again_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	snprintf(n->id, sizeof(n->id), "%s", cfg->id);
 	snprintf(n->group, sizeof(n->group), "net_%s", cfg->id);
 	net_pick_mac(cfg, n->config.mac);
 	n->rx_sink = malloc(NET_SINK_LEN);
-	if (!n->rx_sink || ratelimit_init(&n->rx_limit, &cfg->rx_rate_limiter) < 0 ||
+	if (!n->rx_sink || n->again_fd < 0 ||
+	    ratelimit_init(&n->rx_limit, &cfg->rx_rate_limiter) < 0 ||
 	    ratelimit_init(&n->tx_limit, &cfg->tx_rate_limiter) < 0) {
 		ratelimit_destroy(&n->rx_limit);
+		if (n->again_fd >= 0)
+			close(n->again_fd);
 		free(n->rx_sink);
 		free(n);
 		return NULL;
@@ -892,11 +981,14 @@ void net_free(struct net *n)
 		evloop_del(n->loop, ratelimit_timer_fd(&n->rx_limit));
 	if (n->loop && n->tx_timer_in_loop)
 		evloop_del(n->loop, ratelimit_timer_fd(&n->tx_limit));
+	if (n->loop && n->again_in_loop)
+		evloop_del(n->loop, n->again_fd);
 	net_unregister_metrics(n);
 	ratelimit_destroy(&n->rx_limit);
 	ratelimit_destroy(&n->tx_limit);
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
+	close(n->again_fd);
 	free(n->rx_sink);
 	free(n);
 }
@@ -911,7 +1003,7 @@ uint32_t net_tap_events(const struct net *n)
 	return n->tap_events;
 }
 
-/* Watches the tap (no events until activation) and both limiter timers. */
+/* Watches the tap (no events until activation), both limiter timers and the TX again timer. */
 static int net_watch(struct net *n)
 {
 	int rc;
@@ -928,6 +1020,10 @@ static int net_watch(struct net *n)
 	if (rc < 0)
 		return rc;
 	n->tx_timer_in_loop = true;
+	rc = evloop_add(n->loop, n->again_fd, EPOLLIN, net_handle_tx_again, n);
+	if (rc < 0)
+		return rc;
+	n->again_in_loop = true;
 	return 0;
 }
 

@@ -34,20 +34,27 @@ struct virtio_mmio;
 struct virtio_device_ops;
 
 struct net_counters {
-	atomic_ulong rx_bytes;     /* frame bytes delivered to the guest (no vnet header) */
-	atomic_ulong rx_packets;   /* frames delivered */
-	atomic_ulong rx_dropped;   /* frames read from the tap but not delivered (too big for
-	                              the guest's buffers, truncated, read error) */
-	atomic_ulong rx_malformed; /* RX chains handed back unused (refused by the transport,
-	                              readable buffers, smaller than a vnet header) */
-	atomic_ulong rx_throttled; /* times the RX rate limiter held a frame back */
-	atomic_ulong tx_bytes;     /* frame bytes written to the tap (no vnet header) */
-	atomic_ulong tx_packets;   /* frames written */
-	atomic_ulong tx_dropped;   /* frames the tap refused (interface down or gone, ...) */
-	atomic_ulong tx_malformed; /* TX chains dropped: refused by the transport, writable
-	                              buffers, no header, oversized, or a header the tap refused */
-	atomic_ulong tx_throttled; /* times the TX rate limiter held a frame back */
-	atomic_ulong tap_errors;   /* the tap failed as a whole (EPOLLERR: interface deleted) */
+	atomic_ulong rx_bytes;        /* frame bytes delivered to the guest (no vnet header) */
+	atomic_ulong rx_packets;      /* frames delivered */
+	atomic_ulong rx_dropped;      /* frames read from the tap but not delivered (too big for
+	                                 the guest's buffers, truncated, read error) */
+	atomic_ulong rx_malformed;    /* RX chains handed back unused (refused by the transport,
+	                                 readable buffers, smaller than a vnet header) */
+	atomic_ulong rx_throttled;    /* times the RX rate limiter held a frame back */
+	atomic_ulong tx_bytes;        /* frame bytes written to the tap (no vnet header) */
+	atomic_ulong tx_packets;      /* frames written */
+	atomic_ulong tx_dropped;      /* frames not sent: the tap refused them (interface down or
+	                                 gone, ...) or wrote them short */
+	atomic_ulong tx_malformed;    /* TX chains dropped: refused by the transport, writable
+	                                 buffers, no header, oversized, or a header the tap refused */
+	atomic_ulong tx_throttled;    /* times the TX rate limiter held a frame back */
+	atomic_ulong tap_read_fails;  /* tap reads that failed (EOF, EBADFD: interface deleted) */
+	atomic_ulong tap_write_fails; /* TX frames the tap did not take: the write failed (EIO:
+	                                 interface down) or the tap is gone; each is also in
+	                                 tx_dropped */
+	atomic_ulong no_rx_avail_buffer; /* times a frame waited on the tap (or half delivered)
+	                                    with no guest RX buffer to take it */
+	atomic_ulong event_fails;        /* EPOLLERR/EPOLLHUP on the tap */
 };
 
 /*
@@ -75,9 +82,11 @@ void net_attach(struct net *n, struct virtio_mmio *t);
 void net_free(struct net *n);
 const struct net_counters *net_counters(const struct net *n);
 uint32_t net_tap_events(const struct net *n);
-/* Event-loop handlers: tap readiness, and the RX / TX rate limiters' timers. */
+/* Event-loop handlers: tap readiness, the RX / TX rate limiters' timers, and the timer that
+ * continues TX after a full budget. */
 void net_handle_tap(void *opaque, uint32_t events);
 void net_handle_rx_timer(void *opaque, uint32_t events);
 void net_handle_tx_timer(void *opaque, uint32_t events);
+void net_handle_tx_again(void *opaque, uint32_t events);
 
 #endif

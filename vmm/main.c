@@ -51,16 +51,22 @@ static void on_signal(void *opaque, uint32_t events)
 		evloop_stop(w->vmm->loop, 0);
 }
 
+/* The signals that stop wisp: SIGTERM, SIGINT, SIGHUP. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
 static int setup_signals(struct signal_watch *w)
 {
 	sigset_t set;
 
-	/* Blocked in every thread (all threads are created after this) and read through a
-	 * signalfd by the event loop. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	/* Blocked in every thread (all threads are created after this; main() blocked them
+	 * already on entry) and read through a signalfd by the event loop. */
+	stop_signals(&set);
 	/* A shell starts background jobs with SIGINT ignored; an ignored signal is not queued
 	 * once unblocked elsewhere, so take the defaults back before blocking them. */
 	signal(SIGTERM, SIG_DFL);
@@ -111,8 +117,14 @@ int main(int argc, char **argv)
 	struct signal_watch sigw = {.fd = -1, .vmm = &vmm};
 	const char *api_path;
 	char err[512];
+	sigset_t stop;
 	int rc, code = 1;
 
+	/* First of all: a SIGTERM that arrives while wisp parses its options and sets up (a
+	 * scheduler giving up on a VM right after starting it) stays pending for the signalfd,
+	 * and is a clean exit 0, instead of killing the process with the socket file left. */
+	stop_signals(&stop);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 	config_init(&vmm.config);
 	rc = cli_parse(argc, argv, &opts, &vmm.config);
 	if (rc != 0) {

@@ -165,7 +165,7 @@ static const struct seccomp_entry seccomp_vmm[] = {
     ALLOW(io_uring_enter, "io_uring block engine submissions and completions"),
     ALLOW_IF(io_uring_register, ARG_EQ(1, IORING_REGISTER_FILES_UPDATE),
              "io_uring engine: swapping the fixed backing file (PATCH /drives); nothing else"),
-    ALLOW(timerfd_settime, "rate-limiter refill timers"),
+    ALLOW(timerfd_settime, "rate-limiter refill timers; virtio-net continuing TX after a budget"),
     ALLOW(getpid, "pthread_kill() asks for the tgid before tgkill"),
     TGKILL_SELF("kicking a vCPU thread out of KVM_RUN (pause, stop); own process only"),
     /* No clone/clone3: every thread (API, vCPUs) exists before this filter goes on (vmm_start()
@@ -200,7 +200,8 @@ static const struct seccomp_entry seccomp_vmm[] = {
     IOCTL(TUNSETOFFLOAD, "virtio-net offloads negotiated by the guest driver"),
     IOCTL(TCGETS, "serial console: terminal state"),
     IOCTL(TCSETS, "serial console: raw mode on, and restored at exit"),
-    ALLOW(poll, "serial console: a bounded wait for a full stdout to drain at exit"),
+    ALLOW(poll, "serial console: a bounded wait for a full stdout to drain at exit; "
+                "virtio-net: does a frame wait on the tap (no_rx_avail_buffer), timeout 0"),
     ALLOW(ppoll, "serial console: poll() in glibc versions that use ppoll"),
     IOCTL(BLKGETSIZE64, "size of a block-device backing file swapped by PATCH /drives"),
     IOCTL(BLKSSZGET, "O_DIRECT alignment of a block device swapped by PATCH /drives (Direct)"),

@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # Host faults while the guest runs (README "Faults"): a console nobody reads, a backing file
-# that fails, a tap that goes away, abusive API clients, SIGTERM at awkward moments. Each test
-# checks the guest-visible result, the one log line, and that wisp keeps serving unless the
-# fault is meant to stop it. Guests: tests/guest/test_faults.c (serial-flood, blk-writes) and
-# the existing blk/net tests. Needs /dev/kvm, curl and jq; the disk-full test needs root
-# (a loop-mounted ext4), the tap test CAP_NET_ADMIN.
+# that fails. Each test checks the guest-visible result, the one log line, and that wisp keeps
+# serving unless the fault is meant to stop it. A tap that goes away: faults-net.bats; abusive
+# API clients: faults-api.bats; SIGTERM at awkward moments: faults-signals.bats. Guests:
+# tests/guest/test_faults.c (serial-flood, blk-writes) and the existing blk tests. Needs
+# /dev/kvm, curl and jq; the disk-full test needs root (a loop-mounted ext4).
 # BUILD selects the build directory (build or build-asan).
 
 load metrics-file

@@ -11,6 +11,7 @@
  *   0x0000_3000  AP real-mode trampoline (copied there by the smp test)   GUEST_AP_TRAMPOLINE
  *   0x0010_0000  image: PVH entry (startup_32), at +0x200 the 64-bit entry (startup_64),
  *                text, data (page tables, GDT), bss, stacks (.noinit, never zeroed)
+ *   0x0400_0000  counter's wisp.touch area, up to the MMIO hole               GUEST_TOUCH_BASE
  *   0xc000_0000  MMIO hole, mapped uncached and user-accessible (virtio-mmio at 0xd000_0000)
  * Everything the VMM places below 1 MiB (zero page, hvm_start_info, command line, MP table)
  * is read in place and never written, except the trampoline page.
@@ -26,6 +27,8 @@
 #define GUEST_TSS       0x28
 
 #define GUEST_LINK_ADDR      0x100000
+#define GUEST_TOUCH_BASE     0x4000000ULL  /* 64 MiB: above the image and net-bench's buffers */
+#define GUEST_TOUCH_MAX_MIB  (3072 - 64)   /* up to the MMIO hole at 3 GiB */
 #define GUEST_AP_TRAMPOLINE  0x3000        /* 4 KiB aligned, below 1 MiB: SIPI vector 0x03 */
 #define LAYOUT_LAPIC_DEFAULT 0xfee00000ULL /* xAPIC MMIO, unless the MP table says otherwise */
 

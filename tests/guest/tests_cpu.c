@@ -57,6 +57,7 @@ struct counter_args {
 	u64 interval_ticks;
 	u64 count;        /* lines to print; 0 = forever */
 	u64 region_words; /* 0: no memory region */
+	u64 touch_mib;    /* MiB at GUEST_TOUCH_BASE written once (a page each) before counting */
 };
 
 #define COUNTER_REGION_MAX_KIB 1024
@@ -86,6 +87,11 @@ static long user_counter(u64 arg)
 
 	for (u64 i = 0; i < a->region_words; i++)
 		counter_region[i] = 0;
+	/* One word a 4 KiB page: every page becomes RAM a Full snapshot must write. */
+	for (u64 off = 0; off < a->touch_mib << 20; off += 4096)
+		*(volatile u64 *)phys(GUEST_TOUCH_BASE + off) = off | 1;
+	if (a->touch_mib)
+		uprintf("TOUCHED mib=%lu\n", a->touch_mib);
 	for (n = 0; a->count == 0 || n < a->count; n++) {
 		if (a->region_words)
 			uprintf("COUNTER %lu sum=%lx\n", n,
@@ -102,7 +108,9 @@ static long user_counter(u64 arg)
 }
 
 /* counter: wisp.arg = interval in ms (default 10), wisp.count = lines (default 0: forever),
- * wisp.region = KiB of memory (at most 1024) changed a word a line, whose sum each line shows. */
+ * wisp.region = KiB of memory (at most 1024) changed a word a line, whose sum each line shows,
+ * wisp.touch = MiB of RAM from GUEST_TOUCH_BASE written once first (at most GUEST_TOUCH_MAX_MIB;
+ * the VM needs that much RAM above 64 MiB): a large snapshot, e.g. to signal one mid-write. */
 static __noreturn void test_counter(void)
 {
 	static struct counter_args args;
@@ -116,6 +124,9 @@ static __noreturn void test_counter(void)
 	if (args.region_words > COUNTER_REGION_MAX_KIB)
 		args.region_words = COUNTER_REGION_MAX_KIB;
 	args.region_words *= 128;
+	args.touch_mib = cmdline_get_u64("wisp.touch", 0);
+	if (args.touch_mib > GUEST_TOUCH_MAX_MIB)
+		args.touch_mib = GUEST_TOUCH_MAX_MIB;
 	gprintf("TSC khz=%lu source=%s\n", khz, src);
 	cpl3_run(user_counter, (u64)&args);
 	test_pass();

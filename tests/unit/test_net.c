@@ -477,8 +477,15 @@ UNIT_TEST(net_rx_frame_into_one_chain)
 	CHECK_EQ(le16toh(h.num_buffers), 1);
 	CHECK_EQ(count(&net_counters(tn->n)->rx_packets), 1);
 	CHECK_EQ(count(&net_counters(tn->n)->rx_bytes), 100);
-	/* No buffers left: the device stops reading the tap. */
+	/* No buffers left, the tap dry: EPOLLIN stays on until a frame arrives into the
+	 * shortage (counted once in no_rx_avail_buffer); then the device stops reading. */
+	CHECK(net_tap_events(tn->n) & EPOLLIN);
+	CHECK_EQ(count(&net_counters(tn->n)->no_rx_avail_buffer), 0);
+	tap_send(tn, 100, 8);
+	net_handle_tap(tn->n, EPOLLIN);
 	CHECK_EQ(net_tap_events(tn->n) & EPOLLIN, 0);
+	CHECK_EQ(count(&net_counters(tn->n)->no_rx_avail_buffer), 1);
+	CHECK_EQ(count(&net_counters(tn->n)->rx_dropped), 0);
 	tnet_free(tn);
 }
 
@@ -491,9 +498,12 @@ UNIT_TEST(net_rx_without_buffers_keeps_frames_in_the_tap)
 
 	tap_send(tn, 200, 1);
 	tap_send(tn, 300, 2);
-	net_handle_tap(tn->n, EPOLLIN); /* spurious: no buffers, nothing read */
+	net_handle_tap(tn->n, EPOLLIN); /* no buffers, nothing read */
 	CHECK_EQ(net_tap_events(tn->n) & EPOLLIN, 0);
 	CHECK_EQ(count(&net_counters(tn->n)->rx_dropped), 0);
+	CHECK_EQ(count(&net_counters(tn->n)->no_rx_avail_buffer), 1);
+	net_handle_tap(tn->n, EPOLLIN); /* the same shortage: counted once */
+	CHECK_EQ(count(&net_counters(tn->n)->no_rx_avail_buffer), 1);
 	post_rx(tn, 1526);
 	notify(tn, 0);
 	CHECK(take_used(tn, 0, &id, &len));
@@ -506,6 +516,8 @@ UNIT_TEST(net_rx_without_buffers_keeps_frames_in_the_tap)
 	fill_frame(want, 300, 2);
 	CHECK(memcmp(tn->ram + gpa + HDR, want, 300) == 0);
 	CHECK_EQ(count(&net_counters(tn->n)->rx_packets), 2);
+	/* Out of buffers with the frame 2 in its place; the tap is dry now: not counted. */
+	CHECK_EQ(count(&net_counters(tn->n)->no_rx_avail_buffer), 2);
 	tnet_free(tn);
 }
 
@@ -748,12 +760,13 @@ UNIT_TEST(net_tap_hangup_drops_tx_and_stops_rx)
 	close(tn->peer);
 	tn->peer = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	net_handle_tap(tn->n, EPOLLIN | EPOLLHUP);
-	CHECK_EQ(count(&net_counters(tn->n)->tap_errors), 1);
+	CHECK_EQ(count(&net_counters(tn->n)->event_fails), 1);
 	CHECK_EQ(net_tap_events(tn->n), 0);
 	post_tx(tn, frame, sizeof(frame));
 	notify(tn, 1);
 	CHECK(take_used(tn, 1, &id, &len));
 	CHECK_EQ(count(&net_counters(tn->n)->tx_dropped), 1);
+	CHECK_EQ(count(&net_counters(tn->n)->tap_write_fails), 1);
 	CHECK(!take_used(tn, 0, &id, &len));
 	tnet_free(tn);
 }
