@@ -41,6 +41,7 @@ teardown() {
 		kill "$HOLDER_PID" 2>/dev/null || true
 		wait "$HOLDER_PID" 2>/dev/null || true
 	fi
+	[ ! -d "$D/state" ] || chattr -i "$D/state" 2>/dev/null || true
 	if [ -n "$MNT" ]; then
 		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
 	fi
@@ -235,4 +236,36 @@ fault_cycle() {
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"guest memory (32 MiB): File too large (the file size limit, RLIMIT_FSIZE"* ]]
+}
+
+@test "faults: a snapshot whose state file cannot be written leaves the previous snapshot whole" {
+	command -v chattr >/dev/null || skip "chattr not installed"
+	mkdir "$D/state" "$D/mem"
+	chattr +i "$D/state" 2>/dev/null || skip "this filesystem has no immutable flag"
+	chattr -i "$D/state"
+	"$WISP" --api-sock "$SOCK" --kernel "$GUEST" --mem-mib 32 \
+		--cmdline "wisp.test=counter wisp.arg=10" </dev/null >"$D/serial.out" 2>"$D/err" &
+	WISP_PID=$!
+	wait_for 30 test -S "$SOCK"
+	snap='{"snapshot_type": "Full", "snapshot_path": "'$D'/state/s", "mem_file_path": "'$D'/mem/m"}'
+	[[ "$(api PATCH /vm '{"state": "Paused"}')" == *" 204" ]]
+	[[ "$(api PUT /snapshot/create "$snap")" == *" 204" ]]
+	sum_state=$(cksum <"$D/state/s")
+	sum_mem=$(cksum <"$D/mem/m")
+	# The guest moves on; the next snapshot's state file has nowhere to go.
+	[[ "$(api PATCH /vm '{"state": "Resumed"}')" == *" 204" ]]
+	sleep 0.3
+	[[ "$(api PATCH /vm '{"state": "Paused"}')" == *" 204" ]]
+	chattr +i "$D/state"
+	run api PUT /snapshot/create "$snap"
+	chattr -i "$D/state"
+	echo "$output"
+	[[ "$output" == *" 400" ]]
+	[[ "$output" == *"snapshot_path $D/state/s"* ]]
+	# The previous pair is as it was, and nothing half-written is left.
+	[ "$(cksum <"$D/state/s")" = "$sum_state" ]
+	[ "$(cksum <"$D/mem/m")" = "$sum_mem" ]
+	[ -z "$(find "$D/state" "$D/mem" -name '*.partial')" ]
+	[[ "$(api PATCH /vm '{"state": "Resumed"}')" == *" 204" ]]
+	[[ "$(api GET /)" == *'"state":"Running"'* ]]
 }

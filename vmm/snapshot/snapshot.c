@@ -59,6 +59,33 @@ static char *partial_name(const char *path)
 	return p;
 }
 
+/* Renames "PATH.partial" to PATH (what write_file() and write_memory() left). 0, or -1 with the
+ * partial file removed. */
+static int commit_partial(const char *path, const char *field, char *err, size_t errlen)
+{
+	char *tmp = partial_name(path);
+	int rc = 0;
+
+	if (!tmp)
+		return snap_fail(err, errlen, "out of memory");
+	if (rename(tmp, path) < 0) {
+		rc = snap_fail(err, errlen, "%s %s: %s", field, path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+static void drop_partial(const char *path)
+{
+	char *tmp = partial_name(path);
+
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+}
+
+/* Writes buf to "PATH.partial"; commit_partial() makes it PATH. */
 static int write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	char *tmp = partial_name(path);
@@ -86,7 +113,7 @@ static int write_file(const char *path, const uint8_t *buf, size_t len, char *er
 		buf += n;
 		len -= (size_t)n;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (close(fd) < 0) {
 		snap_fail(err, errlen, "snapshot_path %s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out;
@@ -97,6 +124,7 @@ out:
 	return rc;
 }
 
+/* Writes the guest's memory to "PATH.partial"; commit_partial() makes it PATH. */
 static int write_memory(const struct vm *vm, const char *path, bool diff, char *err, size_t errlen)
 {
 	struct memfile_stats st = {0};
@@ -121,10 +149,6 @@ static int write_memory(const struct vm *vm, const char *path, bool diff, char *
 	if (rc < 0)
 		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(-rc));
 	if (close(fd) < 0 && rc == 0) {
-		rc = -errno;
-		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
-	}
-	if (rc == 0 && rename(tmp, path) < 0) {
 		rc = -errno;
 		snap_fail(err, errlen, "mem_file_path %s: %s", path, strerror(errno));
 	}
@@ -195,13 +219,18 @@ int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path,
 			goto fail;
 	if (snap_finish(&w, &file, &len) < 0)
 		return snap_fail(err, errlen, "the state file cannot be built (out of memory)");
-	/* Memory first: a state file never names a memory file that is not complete. */
+	/* Both files are written whole under their .partial names before either is renamed, so
+	 * a failure to write either (a full disk, a directory that refuses files) leaves the
+	 * previous pair of those names as it was. Only a crash between the two renames can pair
+	 * a new memory file with an old state file. */
 	rc = write_memory(vm, mem_path, diff, err, errlen);
-	if (rc == 0)
-		rc = write_file(state_path, file, len, err, errlen);
-	if (rc < 0)
-		unlink(mem_path);
-	else if (cfg->track_dirty_pages)
+	if (rc == 0 && (rc = write_file(state_path, file, len, err, errlen)) < 0)
+		drop_partial(mem_path);
+	if (rc == 0 && (rc = commit_partial(mem_path, "mem_file_path", err, errlen)) < 0)
+		drop_partial(state_path);
+	if (rc == 0 && (rc = commit_partial(state_path, "snapshot_path", err, errlen)) < 0)
+		unlink(mem_path); /* not to be restored with an older state file */
+	if (rc == 0 && cfg->track_dirty_pages)
 		dirty_clear(vm); /* the next Diff holds what changes from here on */
 	free(file);
 	return rc;
