@@ -52,7 +52,15 @@ while [ \$i -lt $RUNS ]; do
 	wisp --no-api --level Info --kernel /guest/vmlinux --initrd /guest/initramfs.cpio --mem-mib 256 \\
 		--cmdline "\$cmdline" </dev/null >/tmp/console 2>/tmp/err &
 	pid=\$!
-	wait_up \$pid && echo "BENCH wisp up_ms=\$((\$(now_ms) - t0)) \$(sed -n 's/.*guest boot time: .*, \([0-9]*\) ms since InstanceStart.*/boot_timer_ms=\1/p' /tmp/err)"
+	if wait_up \$pid; then
+		echo "BENCH wisp up_ms=\$((\$(now_ms) - t0)) \$(sed -n 's/.*guest boot time: .*, \([0-9]*\) ms since InstanceStart.*/boot_timer_ms=\1/p' /tmp/err)"
+	else
+		# wisp ended before the guest's user space said so: the run counts as failed, with
+		# the guest's last console lines and wisp's last messages to tell why.
+		echo "BENCH wisp failed: exited before 'wisp-init: up'"
+		tail -n 20 /tmp/console
+		tail -n 5 /tmp/err
+	fi
 	wait \$pid || echo "BENCH wisp failed: \$(tail -n 3 /tmp/err)"
 	: >/tmp/console
 	t0=\$(now_ms)
@@ -73,11 +81,16 @@ if [ "$runner" = direct ]; then
 	tests/linux/run-direct.sh "$SUITE/l1-bench-root" "$tmp/scenario.sh" "$tmp/log" $((60 + RUNS * 30))
 else
 	echo "linux-boot mode=nested-tcg"
-	tests/linux/run-l1.sh "$SUITE/l1-bench.cpio" "$tmp/scenario.sh" "$tmp/log" $((120 + RUNS * 90))
+	# A level-1 machine that ends early leaves its console log: its last lines say why.
+	tests/linux/run-l1.sh "$SUITE/l1-bench.cpio" "$tmp/scenario.sh" "$tmp/log" $((120 + RUNS * 90)) ||
+		{ tail -n 40 "$tmp/log" >&2; exit 1; }
 fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "n/a" }'; }
 pick() { sed -n "s/^BENCH $1 .*$2=\([0-9]*\).*/\1/p" "$tmp/log"; }
-grep '^BENCH .* failed' "$tmp/log" >&2 && exit 1
+if grep -q '^BENCH .* failed' "$tmp/log"; then
+	grep -v '^\[ ' "$tmp/log" >&2 # the scenario's lines, without the level-1 kernel's
+	exit 1
+fi
 echo "linux-boot wisp: up_ms median=$(pick wisp up_ms | median) runs=$(pick wisp up_ms | wc -l) boot_timer_ms median=$(pick wisp boot_timer_ms | median)"
 echo "linux-boot qemu: up_ms median=$(pick qemu up_ms | median) runs=$(pick qemu up_ms | wc -l)"
