@@ -18,6 +18,7 @@
 #include "vmm/metrics.h"
 
 #include "vmm/evloop.h"
+#include "vmm/sigsafe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +91,20 @@ void metrics_unregister(atomic_ulong *counter)
 		if (metrics_table[i].counter == counter)
 			memset(&metrics_table[i], 0, sizeof(metrics_table[i]));
 	pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_register_fields(const char *group, const struct metrics_field *fields, size_t n,
+                             void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		metrics_register(group, fields[i].name,
+		                 (atomic_ulong *)((char *)base + fields[i].offset));
+}
+
+void metrics_unregister_fields(const struct metrics_field *fields, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		metrics_unregister((atomic_ulong *)((char *)base + fields[i].offset));
 }
 
 /* Starts the periodic flush; nothing before metrics_attach(). */
@@ -196,27 +211,6 @@ int metrics_flush(void)
 
 /* ---- the last line of a dying process (async-signal-safe) ---- */
 
-static size_t sig_append(char *buf, size_t len, size_t cap, const char *text)
-{
-	while (*text && len < cap)
-		buf[len++] = *text++;
-	return len;
-}
-
-static size_t sig_append_uint(char *buf, size_t len, size_t cap, unsigned long long v)
-{
-	char digits[24];
-	int n = 0;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n && len < cap)
-		buf[len++] = digits[--n];
-	return len;
-}
-
 /*
  * The same line as metrics_flush() renders, built without malloc or locks: the thread that
  * died may hold metrics_lock, and the process is about to end, so the table is read as it is
@@ -231,8 +225,8 @@ void metrics_flush_from_signal(void)
 
 	if (fd < 0)
 		return;
-	len = sig_append(buf, len, cap, "{\"utc_timestamp_ms\":");
-	len = sig_append_uint(buf, len, cap, utc_ms());
+	len = sigsafe_append(buf, len, cap, "{\"utc_timestamp_ms\":");
+	len = sigsafe_append_uint(buf, len, cap, utc_ms());
 	for (int g = 0; g < METRICS_MAX; g++) {
 		const struct metric *first = &metrics_table[g];
 		bool seen = false, comma = false;
@@ -244,9 +238,9 @@ void metrics_flush_from_signal(void)
 			       !strcmp(metrics_table[e].group, first->group);
 		if (seen)
 			continue; /* the group was written with its first counter */
-		len = sig_append(buf, len, cap, ",\"");
-		len = sig_append(buf, len, cap, first->group);
-		len = sig_append(buf, len, cap, "\":{");
+		len = sigsafe_append(buf, len, cap, ",\"");
+		len = sigsafe_append(buf, len, cap, first->group);
+		len = sigsafe_append(buf, len, cap, "\":{");
 		for (int i = g; i < METRICS_MAX; i++) {
 			const struct metric *m = &metrics_table[i];
 			unsigned long now;
@@ -254,13 +248,14 @@ void metrics_flush_from_signal(void)
 			if (!m->counter || strcmp(m->group, first->group))
 				continue;
 			now = atomic_load(m->counter);
-			len = sig_append(buf, len, cap, comma ? ",\"" : "\"");
-			len = sig_append(buf, len, cap, m->name);
-			len = sig_append(buf, len, cap, "\":");
-			len = sig_append_uint(buf, len, cap, m->is_value ? now : now - m->reported);
+			len = sigsafe_append(buf, len, cap, comma ? ",\"" : "\"");
+			len = sigsafe_append(buf, len, cap, m->name);
+			len = sigsafe_append(buf, len, cap, "\":");
+			len = sigsafe_append_uint(buf, len, cap,
+			                          m->is_value ? now : now - m->reported);
 			comma = true;
 		}
-		len = sig_append(buf, len, cap, "}");
+		len = sigsafe_append(buf, len, cap, "}");
 	}
 	buf[len++] = '}';
 	buf[len++] = '\n';

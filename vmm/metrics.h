@@ -16,6 +16,7 @@
 #define WISP_METRICS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #define METRICS_FLUSH_PERIOD_MS 60000
 
@@ -26,6 +27,15 @@ int metrics_register(const char *group, const char *name, atomic_ulong *counter)
 /* The same for a value reported as it is, not as a change. */
 int metrics_register_value(const char *group, const char *name, atomic_ulong *value);
 void metrics_unregister(atomic_ulong *counter);
+/* A device's counters as a table: each field an atomic_ulong at offset in the device's struct,
+ * registered under group (or unregistered) for the struct at base. */
+struct metrics_field {
+	const char *name;
+	size_t offset;
+};
+void metrics_register_fields(const char *group, const struct metrics_field *fields, size_t n,
+                             void *base);
+void metrics_unregister_fields(const struct metrics_field *fields, size_t n, void *base);
 /* Sets the file flushes append to (PUT /metrics). 0 or -errno. */
 int metrics_set_path(const char *path);
 /* Flushes every period_ms on loop (a timerfd) while a path is set: no path, no wake-ups.

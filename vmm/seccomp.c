@@ -16,6 +16,7 @@
  * creation with clone3 and so on happen before and are absent on purpose.
  */
 #include "vmm/seccomp.h"
+#include "vmm/sigsafe.h"
 #include "vmm/signals.h"
 
 #include <errno.h>
@@ -335,27 +336,6 @@ const char *seccomp_syscall_name(int nr)
 
 /* --- the SIGSYS report: async-signal-safe only ------------------------------------------ */
 
-static size_t seccomp_append(char *buf, size_t len, size_t cap, const char *s)
-{
-	while (*s && len < cap)
-		buf[len++] = *s++;
-	return len;
-}
-
-static size_t seccomp_append_uint(char *buf, size_t len, size_t cap, unsigned long v)
-{
-	char digits[24];
-	int n = 0;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n && len < cap)
-		buf[len++] = digits[--n];
-	return len;
-}
-
 static void seccomp_sigsys(int sig, siginfo_t *si, void *uctx)
 {
 	char buf[256];
@@ -371,14 +351,14 @@ static void seccomp_sigsys(int sig, siginfo_t *si, void *uctx)
 		return;
 	}
 	name = seccomp_syscall_name(si->si_syscall);
-	len = seccomp_append(buf, len, sizeof(buf), "wisp: error: seccomp: ");
+	len = sigsafe_append(buf, len, sizeof(buf), "wisp: error: seccomp: ");
 	len =
-	    seccomp_append(buf, len, sizeof(buf), role >= 0 ? seccomp_roles[role].name : "unknown");
-	len = seccomp_append(buf, len, sizeof(buf), " thread made a forbidden system call ");
-	len = seccomp_append_uint(buf, len, sizeof(buf), (unsigned)si->si_syscall);
-	len = seccomp_append(buf, len, sizeof(buf), " (");
-	len = seccomp_append(buf, len, sizeof(buf), name ? name : "?");
-	len = seccomp_append(buf, len, sizeof(buf), ")\n");
+	    sigsafe_append(buf, len, sizeof(buf), role >= 0 ? seccomp_roles[role].name : "unknown");
+	len = sigsafe_append(buf, len, sizeof(buf), " thread made a forbidden system call ");
+	len = sigsafe_append_uint(buf, len, sizeof(buf), (unsigned)si->si_syscall);
+	len = sigsafe_append(buf, len, sizeof(buf), " (");
+	len = sigsafe_append(buf, len, sizeof(buf), name ? name : "?");
+	len = sigsafe_append(buf, len, sizeof(buf), ")\n");
 	if (write(STDERR_FILENO, buf, len) < 0) {
 		/* stderr is gone: the exit code still says it. */
 	}

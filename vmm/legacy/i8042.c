@@ -49,21 +49,14 @@ struct i8042 {
 };
 
 /* The "i8042" group, Firecracker's names. */
-static const struct i8042_metric {
-	const char *name;
-	size_t offset;
-} i8042_metrics[] = {
+static const struct metrics_field i8042_metrics[] = {
     {"read_count", offsetof(struct i8042, read_count)},
     {"write_count", offsetof(struct i8042, write_count)},
     {"reset_count", offsetof(struct i8042, reset_count)},
     {"missed_read_count", offsetof(struct i8042, missed_read_count)},
     {"missed_write_count", offsetof(struct i8042, missed_write_count)},
 };
-
-static atomic_ulong *i8042_counter(struct i8042 *k, size_t i)
-{
-	return (atomic_ulong *)((char *)k + i8042_metrics[i].offset);
-}
+#define I8042_NMETRICS (sizeof(i8042_metrics) / sizeof(i8042_metrics[0]))
 
 static void i8042_push(struct i8042 *k, uint8_t b)
 {
@@ -153,8 +146,7 @@ static void i8042_destroy(void *dev)
 {
 	struct i8042 *k = dev;
 
-	for (size_t i = 0; i < sizeof(i8042_metrics) / sizeof(i8042_metrics[0]); i++)
-		metrics_unregister(i8042_counter(k, i));
+	metrics_unregister_fields(i8042_metrics, I8042_NMETRICS, k);
 	pthread_mutex_destroy(&k->lock);
 	free(k);
 }
@@ -245,8 +237,7 @@ static int i8042_create(struct vm *vm)
 	k->vm = vm;
 	k->status = I8042_STATUS_SYS;
 	k->command_byte = I8042_CB_KBD_INT | 0x40; /* keyboard interrupt, translation on */
-	for (size_t i = 0; i < sizeof(i8042_metrics) / sizeof(i8042_metrics[0]); i++)
-		metrics_register("i8042", i8042_metrics[i].name, i8042_counter(k, i));
+	metrics_register_fields("i8042", i8042_metrics, I8042_NMETRICS, k);
 	/* One range covers 0x60-0x64 so offsets tell data from command; 0x61 (speaker) is
 	 * answered in the kernel by KVM's PIT (KVM_PIT_SPEAKER_DUMMY) before any exit reaches us,
 	 * and 0x62/0x63 read as zero here. */

@@ -79,10 +79,7 @@ struct serial {
 	bool drained; /* serial_drain_console() ran: teardown has nothing left to wait for */
 };
 
-static const struct serial_metric {
-	const char *name;
-	size_t offset;
-} serial_metrics[] = {
+static const struct metrics_field serial_metrics[] = {
     {"missed_write_count", offsetof(struct serial, missed_write_count)},
     {"write_count", offsetof(struct serial, write_count)},
     {"read_count", offsetof(struct serial, read_count)},
@@ -91,11 +88,6 @@ static const struct serial_metric {
     {"error_count", offsetof(struct serial, error_count)},
 };
 #define SERIAL_NMETRICS (sizeof(serial_metrics) / sizeof(serial_metrics[0]))
-
-static atomic_ulong *serial_counter(struct serial *s, size_t i)
-{
-	return (atomic_ulong *)((char *)s + serial_metrics[i].offset);
-}
 
 static uint32_t ring_used(const struct serial_ring *r)
 {
@@ -573,8 +565,7 @@ static void serial_destroy(void *dev)
 	if (s->output_watched)
 		evloop_del(s->vm->loop, console_output_fd());
 	if (s->metrics_registered)
-		for (size_t i = 0; i < SERIAL_NMETRICS; i++)
-			metrics_unregister(serial_counter(s, i));
+		metrics_unregister_fields(serial_metrics, SERIAL_NMETRICS, s);
 	if (console_input_fd() >= 0 && !s->input_is_file)
 		evloop_del(s->vm->loop, console_input_fd());
 	if (s->kick_fd >= 0) {
@@ -698,8 +689,7 @@ static int serial_create(struct vm *vm)
 	if (bus_register(&vm->pio, PORT_COM1, 8, &serial_ops, s) < 0)
 		goto fail;
 	s->metrics_registered = true;
-	for (size_t i = 0; i < SERIAL_NMETRICS; i++)
-		metrics_register("uart", serial_metrics[i].name, serial_counter(s, i));
+	metrics_register_fields("uart", serial_metrics, SERIAL_NMETRICS, s);
 	return vm_add_device(vm, &serial_ops, s);
 fail:
 	log_error("serial: setup failed");
